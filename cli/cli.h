@@ -1,0 +1,58 @@
+/*
+ * cli.h - the `unigemm` command's subcommands and the benchmark engine that
+ * `bench` and `demo` share.
+ */
+#ifndef UG_CLI_H
+#define UG_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "unigemm.h"
+
+int cmd_info(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Ceilings the same run measures: read bandwidth over a buffer far larger
+ * than the last-level cache, and the peak f32 FMA rate, with `threads`. */
+typedef struct bench_machine {
+    int threads;
+    double read_gbps;      /* GB/s (1e9 bytes) */
+    double peak_gflops;    /* f32 GFLOP/s */
+    size_t llc_bytes;      /* last-level cache size used to size rotations */
+} bench_machine;
+
+typedef struct bench_config {
+    ug_backend backend;
+    int32_t threads;       /* 0 = all */
+    int64_t n, k;
+    ug_weight_format weights;
+    ug_dtype act;          /* activation type; the output has the same type */
+    int reps;              /* timed repetitions after warm-up (median reported) */
+    uint64_t seed;
+} bench_config;
+
+/* One CSV row: the columns of `unigemm bench --csv`. */
+typedef struct bench_row {
+    char backend[16];
+    char act[16];
+    char weights[96];
+    int64_t m, n, k;
+    double median_us, tflops, weight_gbps, floor_us, ratio_to_floor;
+    char baseline[32];
+    double baseline_median_us, speedup_vs_baseline;
+} bench_row;
+
+int bench_measure_machine(int threads, bench_machine *out);
+/* Time cfg at one M on its backend and the dense baseline; fill *row. Returns
+ * 0, or non-zero with a message in err. */
+int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m, bench_row *row,
+                  char *err, size_t err_size);
+void bench_print_header(FILE *f);
+void bench_print_row(FILE *f, const bench_row *row);
+/* Append rows to a CSV file (the header is written when the file is new). */
+int bench_write_csv(const char *path, const bench_row *rows, size_t count);
+
+#endif /* UG_CLI_H */

@@ -1,0 +1,49 @@
+/*
+ * main.c - the `unigemm` command: dispatches to info, verify, bench, demo.
+ * No or bad arguments print usage and exit 2.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: unigemm <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  info     version, backends, CPU features, GPUs\n"
+            "  verify   every supported format on every available backend against the oracle\n"
+            "           [--backend B] [--quick] [--seed N]\n"
+            "  bench    --backend B -m LIST -n N -k K --weights SPEC --act T [--csv FILE]\n"
+            "           [--threads N] [--reps N]\n"
+            "           SPEC: bfloat16 | float16 | float32 |\n"
+            "                 <uint4|int4|uint8|int8>,group=<32|64|128|-1>,method=<scale_bias|\n"
+            "                 scale_zero|symmetric|mlx|awq>[,scale=<float16|bfloat16|float32>]\n"
+            "  demo     quantize a Llama-sized layer in each format, run it on the best backend,\n"
+            "           check it against the oracle, bench it against the dense baseline\n"
+            "           [--backend B] [--csv FILE]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage();
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_demo(argc - 1, argv + 1);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage();
+        return 0;
+    }
+    fprintf(stderr, "unigemm: unknown command '%s'\n\n", cmd);
+    return usage();
+}

@@ -1,0 +1,134 @@
+/*
+ * context.c - creating a context: the backend (auto resolves to the best one
+ * usable here), the CPU thread count, the CUDA device and stream.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal.h"
+
+#define UG_MAX_THREADS 4096
+
+static ug_status create_fail(char *error, size_t error_size, ug_status st, const char *msg)
+{
+    if (error != NULL && error_size > 0)
+        snprintf(error, error_size, "%s", msg);
+    return st;
+}
+
+static int32_t default_threads(void)
+{
+#ifdef _OPENMP
+    return (int32_t)omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
+ug_status ug_context_create(const ug_context_options *opt, ug_context **out, char *error,
+                            size_t error_size)
+{
+    char msg[UG_ERROR_CAPACITY];
+    if (out == NULL)
+        return create_fail(error, error_size, UG_ERR_NULL_ARGUMENT,
+                           "ug_context_create: out is NULL");
+    *out = NULL;
+    if (opt == NULL)
+        return create_fail(error, error_size, UG_ERR_NULL_ARGUMENT,
+                           "ug_context_create: options is NULL (use UG_CONTEXT_OPTIONS_INIT)");
+    if (opt->struct_version != UG_STRUCT_VERSION) {
+        snprintf(msg, sizeof msg,
+                 "ug_context_create: options.struct_version = %u, this library reads %u",
+                 (unsigned)opt->struct_version, (unsigned)UG_STRUCT_VERSION);
+        return create_fail(error, error_size, UG_ERR_STRUCT_VERSION, msg);
+    }
+    if ((int)opt->backend < 0 || opt->backend >= UG_BACKEND_COUNT_) {
+        snprintf(msg, sizeof msg, "ug_context_create: options.backend = %d is not a ug_backend",
+                 (int)opt->backend);
+        return create_fail(error, error_size, UG_ERR_INVALID_ENUM, msg);
+    }
+    if (opt->num_threads < 0 || opt->num_threads > UG_MAX_THREADS) {
+        snprintf(msg, sizeof msg,
+                 "ug_context_create: options.num_threads = %d (must be 0 for all, or 1..%d)",
+                 (int)opt->num_threads, UG_MAX_THREADS);
+        return create_fail(error, error_size, UG_ERR_INVALID_VALUE, msg);
+    }
+
+    const ug_backend_ops *ops = NULL;
+    ug_backend backend = opt->backend;
+    switch (backend) {
+    case UG_BACKEND_AUTO:
+        /* The CUDA backend has no kernels in this version, so auto means cpu. */
+        backend = UG_BACKEND_CPU;
+        ops = &ug_cpu_ops;
+        break;
+    case UG_BACKEND_CPU:
+        ops = &ug_cpu_ops;
+        break;
+    case UG_BACKEND_REF:
+        ops = &ug_ref_ops;
+        break;
+    case UG_BACKEND_CUDA: {
+        char why[256];
+        int count = ug_cuda_device_count(why, sizeof why);
+        if (count == 0) {
+            snprintf(msg, sizeof msg, "backend cuda: %s", why);
+            return create_fail(error, error_size, UG_ERR_BACKEND_UNAVAILABLE, msg);
+        }
+        if (opt->device < 0 || opt->device >= count) {
+            snprintf(msg, sizeof msg, "backend cuda: options.device = %d, but %d device(s) exist",
+                     (int)opt->device, count);
+            return create_fail(error, error_size, UG_ERR_INVALID_VALUE, msg);
+        }
+        return create_fail(error, error_size, UG_ERR_UNSUPPORTED,
+                           "backend cuda: this version has no CUDA kernels yet (the device was "
+                           "found; use backend cpu or ref)");
+    }
+    default:
+        break;
+    }
+
+    ug_context *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL)
+        return create_fail(error, error_size, UG_ERR_OUT_OF_MEMORY,
+                           "ug_context_create: out of host memory");
+    if (pthread_mutex_init(&ctx->error_lock, NULL) != 0) {
+        free(ctx);
+        return create_fail(error, error_size, UG_ERR_OUT_OF_MEMORY,
+                           "ug_context_create: cannot create the error lock");
+    }
+    ctx->backend = backend;
+    ctx->ops = ops;
+    ctx->num_threads = opt->num_threads == 0 ? default_threads() : opt->num_threads;
+    ctx->device = opt->device;
+    ctx->stream = opt->stream;
+    *out = ctx;
+    return UG_OK;
+}
+
+void ug_context_destroy(ug_context *ctx)
+{
+    if (ctx == NULL)
+        return;
+    pthread_mutex_destroy(&ctx->error_lock);
+    free(ctx);
+}
+
+ug_backend ug_context_backend(const ug_context *ctx)
+{
+    return ctx == NULL ? UG_BACKEND_AUTO : ctx->backend;
+}
+
+int32_t ug_context_num_threads(const ug_context *ctx)
+{
+    return ctx == NULL ? 0 : ctx->num_threads;
+}
+
+const char *ug_context_last_error(const ug_context *ctx)
+{
+    return ctx == NULL ? "ug_context_last_error: ctx is NULL" : ctx->error;
+}

@@ -1,0 +1,112 @@
+/*
+ * internal.h - what the library's parts share and the public header hides:
+ * the layout of the opaque handles, the per-backend operation table, the
+ * error helper and the checked size arithmetic.
+ *
+ * Every backend fills one ug_backend_ops. The core checks every argument
+ * before it calls into a backend, so backends may assume valid shapes,
+ * formats, strides and non-NULL pointers.
+ */
+#ifndef UG_INTERNAL_H
+#define UG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "unigemm.h"
+
+#define UG_ERROR_CAPACITY 512
+
+/* A weight format with everything derived from it resolved for one shape. */
+typedef struct ug_layout {
+    ug_weight_format format;
+    int64_t n, k;
+    int64_t group;         /* G resolved: K for per-channel, 0 for full precision */
+    int64_t groups_per_row;/* K / G, 0 for full precision */
+    int bits;              /* bits per stored element */
+    bool quantized;
+    bool is_signed;        /* signed integer codes */
+    size_t codes_bytes, scales_bytes, biases_bytes, zeros_bytes;
+} ug_layout;
+
+typedef struct ug_backend_ops ug_backend_ops;
+
+struct ug_context {
+    ug_backend backend;
+    const ug_backend_ops *ops;
+    int32_t num_threads;
+    int32_t device;
+    void *stream;
+    pthread_mutex_t error_lock;
+    char error[UG_ERROR_CAPACITY];
+};
+
+struct ug_packed_weights {
+    ug_backend backend;
+    int32_t device;
+    ug_layout layout;
+    const ug_backend_ops *ops;
+    void *data; /* backend-specific packed layout */
+};
+
+struct ug_plan {
+    ug_context *ctx;
+    ug_gemm_desc desc;      /* with lda/ldc resolved (never 0) */
+    ug_layout layout;       /* of the weights the plan was made for */
+    const char *schedule;   /* static string owned by the backend */
+    size_t workspace_bytes;
+    void *backend_plan;     /* backend-specific, may be NULL */
+};
+
+struct ug_backend_ops {
+    const char *name;
+    /* Copy a checked source into the backend's layout; sets w->data. */
+    ug_status (*weights_pack)(ug_context *ctx, const ug_weight_source *src, ug_packed_weights *w);
+    void (*weights_free)(ug_packed_weights *w);
+    /* Write the canonical arrays back (host pointers, sized by the layout). */
+    ug_status (*weights_unpack)(ug_context *ctx, const ug_packed_weights *w, void *codes,
+                                void *scales, void *biases, void *zeros);
+    /* Pick (or check a forced) schedule; set plan->schedule, workspace_bytes. */
+    ug_status (*plan_init)(ug_context *ctx, ug_plan *plan, const char *forced_schedule);
+    void (*plan_free)(ug_plan *plan);
+    ug_status (*execute)(const ug_plan *plan, const ug_packed_weights *w, const void *a, void *c,
+                         const void *bias, void *workspace);
+    ug_status (*embedding)(ug_context *ctx, const ug_packed_weights *table, const int32_t *ids,
+                           int64_t count, ug_dtype out_type, void *out, int64_t ldo);
+};
+
+/* Backend tables. */
+extern const ug_backend_ops ug_ref_ops;
+extern const ug_backend_ops ug_cpu_ops;
+
+/* Record a formatted message in ctx (if not NULL) and return `status`. */
+ug_status ug_fail(ug_context *ctx, ug_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Check a weight format and a shape; fill `layout`. Messages name the field. */
+ug_status ug_layout_make(ug_context *ctx, const ug_weight_format *format, int64_t n, int64_t k,
+                         ug_layout *layout);
+
+/* Checked arithmetic: false on overflow or a negative operand. */
+bool ug_mul_size(size_t a, size_t b, size_t *out);
+bool ug_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* Bytes of one element of a floating type (4 or 2); 0 otherwise. */
+size_t ug_float_bytes(ug_dtype dtype);
+bool ug_is_float(ug_dtype dtype);
+
+/* Load element i of a float array of `dtype` (f32/f16/bf16) as double. */
+double ug_load_float(const void *base, ug_dtype dtype, int64_t i);
+/* Store v rounded to `dtype` (f32/f16/bf16) at element i. */
+void ug_store_float(void *base, ug_dtype dtype, int64_t i, double v);
+
+/* Code k of a canonical codes row of `bits` (4 or 8), as an integer. */
+int32_t ug_code_at(const uint8_t *row, int bits, bool is_signed, int64_t k);
+
+/* CUDA presence (src/cuda, or the no-CUDA build's answer): the number of
+ * devices, 0 with a reason in `why` when there are none or no CUDA build. */
+int ug_cuda_device_count(char *why, size_t why_size);
+/* One line about device `ordinal` (name, SMs, memory, compute capability). */
+void ug_cuda_device_describe(int ordinal, char *buf, size_t size);
+
+#endif /* UG_INTERNAL_H */

@@ -1,0 +1,139 @@
+/*
+ * weights.c - packing weights: the canonical source (codes [N][K], scales,
+ * biases, zero points [N][K/G]) is checked here, then handed to the
+ * context's backend, which copies it into the layout its kernels read.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* Zero points of 4-bit formats must fit the code range; 8-bit ones always do. */
+static ug_status check_zeros(ug_context *ctx, const ug_layout *L, const void *zeros)
+{
+    if (L->bits != 4)
+        return UG_OK;
+    int64_t count = L->n * L->groups_per_row;
+    for (int64_t i = 0; i < count; i++) {
+        int v = L->is_signed ? ((const int8_t *)zeros)[i] : ((const uint8_t *)zeros)[i];
+        bool ok = L->is_signed ? (v >= -8 && v <= 7) : (v <= 15);
+        if (!ok)
+            return ug_fail(ctx, UG_ERR_INVALID_VALUE,
+                           "weights: zero point %d at row %lld, group %lld is outside the %s "
+                           "range %s",
+                           v, (long long)(i / L->groups_per_row),
+                           (long long)(i % L->groups_per_row), ug_dtype_name(L->format.storage),
+                           L->is_signed ? "-8..7" : "0..15");
+    }
+    return UG_OK;
+}
+
+static ug_status check_source_arrays(ug_context *ctx, const ug_weight_source *src,
+                                     const ug_layout *L)
+{
+    ug_method m = L->format.method;
+    if (src->codes == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "weights: codes is NULL");
+    if (L->quantized && src->scales == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "weights: scales is NULL (method %s needs them)",
+                       ug_method_name(m));
+    if (!L->quantized && src->scales != NULL)
+        return ug_fail(ctx, UG_ERR_INVALID_VALUE,
+                       "weights: scales given for full-precision weights (method none)");
+    if (m == UG_METHOD_SCALE_BIAS && src->biases == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "weights: biases is NULL (method scale_bias)");
+    if (m != UG_METHOD_SCALE_BIAS && src->biases != NULL)
+        return ug_fail(ctx, UG_ERR_INVALID_VALUE,
+                       "weights: biases given, but method %s has none (did you mean scale_bias?)",
+                       ug_method_name(m));
+    if (m == UG_METHOD_SCALE_ZERO && src->zeros == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "weights: zeros is NULL (method scale_zero)");
+    if (m != UG_METHOD_SCALE_ZERO && src->zeros != NULL)
+        return ug_fail(ctx, UG_ERR_INVALID_VALUE,
+                       "weights: zeros given, but method %s has none (did you mean scale_zero?)",
+                       ug_method_name(m));
+    if (m == UG_METHOD_SCALE_ZERO)
+        return check_zeros(ctx, L, src->zeros);
+    return UG_OK;
+}
+
+ug_status ug_weights_pack(ug_context *ctx, const ug_weight_source *src, ug_packed_weights **out)
+{
+    if (ctx == NULL)
+        return UG_ERR_NULL_ARGUMENT;
+    if (src == NULL || out == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_weights_pack: %s is NULL",
+                       src == NULL ? "src" : "out");
+    *out = NULL;
+    if (src->struct_version != UG_STRUCT_VERSION)
+        return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
+                       "ug_weights_pack: src.struct_version = %u, this library reads %u "
+                       "(use UG_WEIGHT_SOURCE_INIT)",
+                       (unsigned)src->struct_version, (unsigned)UG_STRUCT_VERSION);
+    ug_layout L;
+    ug_status st = ug_layout_make(ctx, &src->format, src->n, src->k, &L);
+    if (st != UG_OK)
+        return st;
+    st = check_source_arrays(ctx, src, &L);
+    if (st != UG_OK)
+        return st;
+    ug_packed_weights *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_weights_pack: out of host memory");
+    w->backend = ctx->backend;
+    w->device = ctx->device;
+    w->layout = L;
+    w->ops = ctx->ops;
+    st = ctx->ops->weights_pack(ctx, src, w);
+    if (st != UG_OK) {
+        free(w);
+        return st;
+    }
+    *out = w;
+    return UG_OK;
+}
+
+void ug_weights_destroy(ug_packed_weights *w)
+{
+    if (w == NULL)
+        return;
+    w->ops->weights_free(w);
+    free(w);
+}
+
+ug_status ug_weights_describe(const ug_packed_weights *w, ug_weight_format *format, int64_t *n,
+                              int64_t *k)
+{
+    if (w == NULL)
+        return UG_ERR_NULL_ARGUMENT;
+    if (format)
+        *format = w->layout.format;
+    if (n)
+        *n = w->layout.n;
+    if (k)
+        *k = w->layout.k;
+    return UG_OK;
+}
+
+ug_status ug_weights_unpack(ug_context *ctx, const ug_packed_weights *w, void *codes,
+                            void *scales, void *biases, void *zeros)
+{
+    if (ctx == NULL)
+        return UG_ERR_NULL_ARGUMENT;
+    if (w == NULL || codes == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_weights_unpack: %s is NULL",
+                       w == NULL ? "weights" : "codes");
+    const ug_layout *L = &w->layout;
+    if ((L->scales_bytes && !scales) || (L->biases_bytes && !biases) ||
+        (L->zeros_bytes && !zeros))
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT,
+                       "ug_weights_unpack: %s is NULL but method %s has it",
+                       L->scales_bytes && !scales ? "scales"
+                       : L->biases_bytes && !biases ? "biases"
+                                                    : "zeros",
+                       ug_method_name(L->format.method));
+    if (w->backend != ctx->backend)
+        return ug_fail(ctx, UG_ERR_MISMATCH,
+                       "ug_weights_unpack: weights were packed for backend %s, context is %s",
+                       ug_backend_name(w->backend), ug_backend_name(ctx->backend));
+    return w->ops->weights_unpack(ctx, w, codes, scales, biases, zeros);
+}
