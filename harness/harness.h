@@ -23,7 +23,7 @@ typedef struct hx_rng {
 hx_rng hx_rng_seed(uint64_t seed);
 uint64_t hx_rng_next(hx_rng *r);
 double hx_rng_uniform(hx_rng *r); /* [0, 1) */
-double hx_rng_normal(hx_rng *r);  /* standard normal */
+double hx_rng_normal(hx_rng *r);  /* approximately standard normal, |x| < 3.47 */
 
 /* count random elements of dtype (f32/f16/bf16), normal * scale. */
 void hx_fill(void *buf, ug_dtype dtype, size_t count, double scale, hx_rng *r);

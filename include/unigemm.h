@@ -167,6 +167,12 @@ int32_t ug_context_num_threads(const ug_context *ctx);
  * text stays valid until the next failing call on the same context. */
 const char *ug_context_last_error(const ug_context *ctx);
 
+/* CUDA devices this process can use: their count, or 0 with the reason in
+ * `reason` (no CUDA in this build, no driver, no device). `reason` may be NULL. */
+int ug_cuda_device_count(char *reason, size_t reason_size);
+/* One line about a device: name, compute capability, SMs, memory, L2. */
+void ug_cuda_device_describe(int ordinal, char *buf, size_t size);
+
 /* ------------------------------------------------------------------------ */
 /* Weights                                                                    */
 /* ------------------------------------------------------------------------ */

@@ -103,10 +103,4 @@ void ug_store_float(void *base, ug_dtype dtype, int64_t i, double v);
 /* Code k of a canonical codes row of `bits` (4 or 8), as an integer. */
 int32_t ug_code_at(const uint8_t *row, int bits, bool is_signed, int64_t k);
 
-/* CUDA presence (src/cuda, or the no-CUDA build's answer): the number of
- * devices, 0 with a reason in `why` when there are none or no CUDA build. */
-int ug_cuda_device_count(char *why, size_t why_size);
-/* One line about device `ordinal` (name, SMs, memory, compute capability). */
-void ug_cuda_device_describe(int ordinal, char *buf, size_t size);
-
 #endif /* UG_INTERNAL_H */

@@ -8,9 +8,7 @@
 #include <cuda_runtime.h>
 #include <stdio.h>
 
-extern "C" {
-#include "../core/internal.h"
-}
+#include "unigemm.h"
 
 extern "C" int ug_cuda_device_count(char *why, size_t why_size)
 {
