@@ -51,6 +51,7 @@ struct ug_packed_weights {
 
 struct ug_plan {
     ug_context *ctx;
+    const ug_backend_ops *ops;
     ug_gemm_desc desc;      /* with lda/ldc resolved (never 0) */
     ug_layout layout;       /* of the weights the plan was made for */
     const char *schedule;   /* static string owned by the backend */

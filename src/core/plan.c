@@ -87,12 +87,13 @@ static ug_status check_desc(ug_context *ctx, const ug_gemm_desc *d, const ug_lay
 ug_status ug_plan_create(ug_context *ctx, const ug_gemm_desc *desc, const ug_packed_weights *w,
                          const ug_plan_options *options, ug_plan **out)
 {
+    if (out != NULL)
+        *out = NULL;
     if (ctx == NULL)
         return UG_ERR_NULL_ARGUMENT;
     if (desc == NULL || w == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_plan_create: %s is NULL",
                        desc == NULL ? "desc" : w == NULL ? "weights" : "out");
-    *out = NULL;
     if (options != NULL && options->struct_version != UG_STRUCT_VERSION)
         return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
                        "plan options: struct_version = %u, this library reads %u (use "
@@ -108,6 +109,7 @@ ug_status ug_plan_create(ug_context *ctx, const ug_gemm_desc *desc, const ug_pac
     ug_status st = check_desc(ctx, desc, &w->layout, &plan->desc);
     if (st == UG_OK) {
         plan->ctx = ctx;
+        plan->ops = ctx->ops;
         plan->layout = w->layout;
         st = ctx->ops->plan_init(ctx, plan, options ? options->schedule : NULL);
     }
@@ -123,8 +125,8 @@ void ug_plan_destroy(ug_plan *plan)
 {
     if (plan == NULL)
         return;
-    if (plan->ctx->ops->plan_free)
-        plan->ctx->ops->plan_free(plan);
+    if (plan->ops->plan_free)
+        plan->ops->plan_free(plan);
     free(plan);
 }
 
@@ -197,5 +199,5 @@ ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const
                        overlaps(c, c_bytes, a, a_bytes)         ? "a"
                        : overlaps(c, c_bytes, bias, bias_bytes) ? "bias"
                                                                 : "workspace");
-    return ctx->ops->execute(plan, w, a, c, bias, workspace);
+    return plan->ops->execute(plan, w, a, c, bias, workspace);
 }

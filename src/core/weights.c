@@ -58,12 +58,13 @@ static ug_status check_source_arrays(ug_context *ctx, const ug_weight_source *sr
 
 ug_status ug_weights_pack(ug_context *ctx, const ug_weight_source *src, ug_packed_weights **out)
 {
+    if (out != NULL)
+        *out = NULL;
     if (ctx == NULL)
         return UG_ERR_NULL_ARGUMENT;
     if (src == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_weights_pack: %s is NULL",
                        src == NULL ? "src" : "out");
-    *out = NULL;
     if (src->struct_version != UG_STRUCT_VERSION)
         return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
                        "ug_weights_pack: src.struct_version = %u, this library reads %u "

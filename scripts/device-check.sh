@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# device-check.sh - build and test on the GPU machine, recording what ran.
+# Used through the device tool (the machine has no network): the cmocka
+# packages travel in .debs/ (fetched here with `apt-get download libcmocka-dev
+# libcmocka0`) and are unpacked into a private prefix.
+# Usage: scripts/device-check.sh OUTDIR
+set -uo pipefail
+out=${1:?usage: scripts/device-check.sh OUTDIR}
+mkdir -p "$out"
+prefix=/tmp/ug-deps
+if ls .debs/*.deb >/dev/null 2>&1; then
+  for f in .debs/*.deb; do dpkg -x "$f" "$prefix"; done
+  export PKG_CONFIG_PATH="$prefix/usr/lib/x86_64-linux-gnu/pkgconfig"
+  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+  export CMAKE_PREFIX_PATH="$prefix/usr"
+  # The Debian .pc file names /usr; point it at the prefix.
+  sed -i "s|^prefix=.*|prefix=$prefix/usr|" "$PKG_CONFIG_PATH"/cmocka.pc
+fi
+{
+  echo "== $(date -u) on $(hostname)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release 2>&1 | tail -3
+  cmake --build build-gpu -j 16 2>&1 | tail -3
+  echo "== unigemm info"; ./build-gpu/cli/unigemm info
+  echo "== ctest"; ctest --test-dir build-gpu --output-on-failure -j 8 2>&1 | tail -25
+  echo "== unigemm verify --quick"; ./build-gpu/cli/unigemm verify --quick | tail -3
+} 2>&1 | tee "$out/device-check.log"

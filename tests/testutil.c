@@ -1,0 +1,171 @@
+/*
+ * testutil.c - the tests' shared helpers: run seed, failure reports,
+ * contexts per backend, and the independent dequantizer (its own f16/bf16
+ * decoding and nibble extraction; nothing from the library's sources).
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool seed_ready;
+static uint64_t seed_value;
+
+uint64_t tu_seed(void)
+{
+    if (!seed_ready) {
+        const char *env = getenv("UG_TEST_SEED");
+        if (env != NULL && *env != '\0') {
+            seed_value = strtoull(env, NULL, 0);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            seed_value = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
+                         ((uint64_t)getpid() << 32);
+        }
+        seed_ready = true;
+    }
+    return seed_value;
+}
+
+hx_rng tu_rng(const char *test_name)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the name */
+    for (const char *p = test_name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    return hx_rng_seed(tu_seed() ^ h);
+}
+
+void tu_report_failure(const char *file, int line, const char *condition)
+{
+    print_message("%s:%d: check failed: %s\n", file, line, condition);
+    print_message("seed %llu (replay with UG_TEST_SEED=%llu)\n", (unsigned long long)tu_seed(),
+                  (unsigned long long)tu_seed());
+}
+
+ug_context *tu_context(ug_backend backend, int32_t threads)
+{
+    ug_context_options opt = UG_CONTEXT_OPTIONS_INIT;
+    opt.backend = backend;
+    opt.num_threads = threads;
+    ug_context *ctx = NULL;
+    char err[256] = "";
+    ug_status st = ug_context_create(&opt, &ctx, err, sizeof err);
+    TU_CHECK(st == UG_OK && ctx != NULL, "cannot create a %s context: %s (%s)",
+             ug_backend_name(backend), ug_status_str(st), err);
+    return ctx;
+}
+
+size_t tu_available_backends(ug_backend out[UG_BACKEND_COUNT_])
+{
+    size_t count = 0;
+    out[count++] = UG_BACKEND_REF;
+    out[count++] = UG_BACKEND_CPU;
+    ug_context_options opt = UG_CONTEXT_OPTIONS_INIT;
+    opt.backend = UG_BACKEND_CUDA;
+    ug_context *ctx = NULL;
+    if (ug_context_create(&opt, &ctx, NULL, 0) == UG_OK) {
+        out[count++] = UG_BACKEND_CUDA;
+        ug_context_destroy(ctx);
+    }
+    return count;
+}
+
+double tu_f16_value(uint16_t bits)
+{
+    int exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ff;
+    double v;
+    if (exponent == 0x1f)
+        v = mantissa != 0 ? NAN : INFINITY;
+    else if (exponent == 0)
+        v = ldexp(mantissa, -24);
+    else
+        v = ldexp(1024 + mantissa, exponent - 25);
+    return (bits & 0x8000) ? -v : v;
+}
+
+double tu_bf16_value(uint16_t bits)
+{
+    /* bf16 is the top half of an f32 */
+    uint32_t u = (uint32_t)bits << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+double tu_load(const void *base, ug_dtype dtype, size_t i)
+{
+    switch (dtype) {
+    case UG_F32:
+        return ((const float *)base)[i];
+    case UG_F16:
+        return tu_f16_value(((const uint16_t *)base)[i]);
+    case UG_BF16:
+        return tu_bf16_value(((const uint16_t *)base)[i]);
+    default:
+        fail_msg("tu_load: %s is not a float type", ug_dtype_name(dtype));
+        return NAN;
+    }
+}
+
+size_t tu_float_bytes(ug_dtype dtype)
+{
+    return dtype == UG_F32 ? 4 : 2;
+}
+
+int32_t tu_code(const uint8_t *row, int bits, bool is_signed, int64_t k)
+{
+    int32_t v;
+    if (bits == 8) {
+        v = row[k];
+        return is_signed && v >= 128 ? v - 256 : v;
+    }
+    uint8_t byte = row[k / 2];
+    v = k % 2 == 0 ? (byte & 0x0f) : (byte >> 4);
+    return is_signed && v >= 8 ? v - 16 : v;
+}
+
+int64_t tu_group(const ug_weight_format *format, int64_t k)
+{
+    if (format->method == UG_METHOD_NONE)
+        return 0;
+    return format->group_size == UG_GROUP_PER_CHANNEL ? k : format->group_size;
+}
+
+void tu_dequant(const ug_weight_source *src, double *out)
+{
+    const ug_weight_format *f = &src->format;
+    int64_t n = src->n, k = src->k;
+    if (f->method == UG_METHOD_NONE) {
+        for (int64_t i = 0; i < n * k; i++)
+            out[i] = tu_load(src->codes, f->storage, (size_t)i);
+        return;
+    }
+    int bits = f->storage == UG_U4 || f->storage == UG_I4 ? 4 : 8;
+    bool is_signed = f->storage == UG_I4 || f->storage == UG_I8;
+    int64_t group = tu_group(f, k), groups = k / group;
+    size_t row_bytes = (size_t)k * (size_t)bits / 8;
+    for (int64_t r = 0; r < n; r++) {
+        const uint8_t *row = (const uint8_t *)src->codes + (size_t)r * row_bytes;
+        for (int64_t j = 0; j < k; j++) {
+            size_t gi = (size_t)(r * groups + j / group);
+            double s = tu_load(src->scales, f->scale_type, gi);
+            int32_t q = tu_code(row, bits, is_signed, j);
+            double w;
+            if (f->method == UG_METHOD_SCALE_BIAS) {
+                w = s * q + tu_load(src->biases, f->scale_type, gi);
+            } else if (f->method == UG_METHOD_SCALE_ZERO) {
+                int32_t z = ((const uint8_t *)src->zeros)[gi];
+                z = is_signed && z >= 128 ? z - 256 : z;
+                w = s * (q - z);
+            } else {
+                w = s * (q - (is_signed ? 0 : 1 << (bits - 1)));
+            }
+            out[r * k + j] = w;
+        }
+    }
+}

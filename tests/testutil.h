@@ -1,0 +1,69 @@
+/*
+ * testutil.h - what the cmocka tests share: the per-run seed (from the clock,
+ * or UG_TEST_SEED to replay a run), checks that print the seed when they
+ * fail, contexts on each available backend, and an independent dequantizer
+ * of the canonical weight arrays (codes [N][K], scales/biases/zeros
+ * [N][K/G]) that shares no code with the library, so that the library's
+ * oracle can be checked against it.
+ */
+#ifndef UG_TESTUTIL_H
+#define UG_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "unigemm.h"
+
+/* The seed of this run: UG_TEST_SEED when set, else taken from the clock. */
+uint64_t tu_seed(void);
+/* A generator for one test, derived from the run's seed and the test's name,
+ * so that replaying one test with UG_TEST_SEED gives the same inputs. */
+hx_rng tu_rng(const char *test_name);
+/* Print the failed condition and how to replay the run (used by TU_CHECK). */
+void tu_report_failure(const char *file, int line, const char *condition);
+
+/* Fail the test with a formatted message and the seed when cond is false. */
+#define TU_CHECK(cond, ...)                                                    \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            tu_report_failure(__FILE__, __LINE__, #cond);                      \
+            fail_msg(__VA_ARGS__);                                             \
+        }                                                                      \
+    } while (0)
+
+/* A context on `backend` with `threads` CPU threads; fails the test if it
+ * cannot be made. */
+ug_context *tu_context(ug_backend backend, int32_t threads);
+
+/* The backends a context can be made for here: ref and cpu always, cuda
+ * when ug_context_create accepts it. Returns the count. */
+size_t tu_available_backends(ug_backend out[UG_BACKEND_COUNT_]);
+
+/* Element i of a float array of dtype (f32/f16/bf16) as a double, decoded
+ * from the bit patterns without the library's conversions. */
+double tu_load(const void *base, ug_dtype dtype, size_t i);
+double tu_f16_value(uint16_t bits);
+double tu_bf16_value(uint16_t bits);
+
+/* Code k of one canonical codes row: 4 bits (low nibble = even k) or 8 bits,
+ * two's complement when is_signed. */
+int32_t tu_code(const uint8_t *row, int bits, bool is_signed, int64_t k);
+
+/* Group size resolved for a format and K: K for per-channel, 0 for full
+ * precision. */
+int64_t tu_group(const ug_weight_format *format, int64_t k);
+
+/* dequant(W) of a canonical source into out [N][K], in f64, by the formulas
+ * of DESIGN.md. */
+void tu_dequant(const ug_weight_source *src, double *out);
+
+/* Bytes of one element of a float dtype (4 or 2). */
+size_t tu_float_bytes(ug_dtype dtype);
+
+#endif /* UG_TESTUTIL_H */
