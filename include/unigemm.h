@@ -317,7 +317,9 @@ ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table,
  *   symmetric   absmax: s = max|w| / (2^(bits-1) - 1).
  * Scales and biases are rounded to scale_type first and codes are chosen
  * against the rounded values. Full-precision formats convert w to storage.
- * Non-finite weights are refused with UG_ERR_INVALID_VALUE. */
+ * Non-finite weights, and scales or biases that overflow scale_type (say
+ * |w| > 65504 * 7 with f16 scales at 4 bits), are refused with
+ * UG_ERR_INVALID_VALUE; on failure the output arrays hold no usable result. */
 ug_status ug_quantize(ug_context *ctx, const ug_weight_format *format, int64_t n, int64_t k,
                       const float *w, void *codes, void *scales, void *biases, void *zeros);
 

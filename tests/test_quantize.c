@@ -356,6 +356,29 @@ static void test_full_precision_round_trip(void **state)
     }
 }
 
+/* A scale that overflows its type is refused, naming the row and the group. */
+static void test_scale_overflow_refused(void **state)
+{
+    (void)state;
+    ug_context *ctx = tu_context(UG_BACKEND_REF, 1);
+    enum { ROWS = 2, COLS = 64 };
+    float w[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = (float)(i % 7) - 3.0f;
+    w[COLS + 40] = 1e6f; /* row 1, group 1 of 32: needs a scale of 1e6 / 7 > 65504 */
+    ug_weight_format f = {UG_U4, UG_METHOD_SYMMETRIC, 32, UG_F16};
+    uint8_t codes[ROWS * COLS / 2];
+    uint16_t scales[ROWS * COLS / 32];
+    assert_int_equal(ug_quantize(ctx, &f, ROWS, COLS, w, codes, scales, NULL, NULL),
+                     UG_ERR_INVALID_VALUE);
+    const char *msg = ug_context_last_error(ctx);
+    TU_CHECK(strstr(msg, "row 1, group 1") && strstr(msg, "overflows"), "message: %s", msg);
+    f.scale_type = UG_F32; /* the same weights fit f32 scales */
+    float scales32[ROWS * COLS / 32];
+    assert_int_equal(ug_quantize(ctx, &f, ROWS, COLS, w, codes, scales32, NULL, NULL), UG_COLS);
+    ug_context_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_scale_zero_points),
         cmocka_unit_test(test_symmetric_codes_centred),
         cmocka_unit_test(test_full_precision_round_trip),
+        cmocka_unit_test(test_scale_overflow_refused),
     };
     return cmocka_run_group_tests_name("quantize", tests, NULL, NULL);
 }

@@ -8,7 +8,9 @@
  * Scales and biases are rounded to the scale type first; codes are then
  * chosen against the rounded values, so dequantizing reproduces w to within
  * half a step (plus the scale type's rounding at the range's far edge).
- * Signed storage holds the same grid shifted by 2^(bits-1).
+ * Signed storage holds the same grid shifted by 2^(bits-1). A scale or bias
+ * that overflows the scale type is refused; what was written before that
+ * group is left in the output arrays.
  */
 #include <math.h>
 #include <string.h>
@@ -117,8 +119,8 @@ static int32_t code_for(const ug_layout *L, const group_params *p, double w)
     }
 }
 
-static void quantize_rows(const ug_layout *L, const float *w, void *codes, void *scales,
-                          void *biases, void *zeros)
+static ug_status quantize_rows(ug_context *ctx, const ug_layout *L, const float *w, void *codes,
+                               void *scales, void *biases, void *zeros)
 {
     ug_dtype st = L->format.scale_type;
     size_t row_bytes = (size_t)L->k * (size_t)L->bits / 8;
@@ -127,6 +129,12 @@ static void quantize_rows(const ug_layout *L, const float *w, void *codes, void 
         for (int64_t g = 0; g < L->groups_per_row; g++) {
             const float *x = w + n * L->k + g * L->group;
             group_params p = fit_group(L, x);
+            if (!isfinite(p.scale) || !isfinite(p.bias))
+                return ug_fail(ctx, UG_ERR_INVALID_VALUE,
+                               "ug_quantize: row %lld, group %lld: the %s %g overflows "
+                               "scale_type %s",
+                               (long long)n, (long long)g, isfinite(p.scale) ? "bias" : "scale",
+                               isfinite(p.scale) ? p.bias : p.scale, ug_dtype_name(st));
             int64_t gi = n * L->groups_per_row + g;
             ug_store_float(scales, st, gi, p.scale);
             if (biases)
@@ -137,6 +145,7 @@ static void quantize_rows(const ug_layout *L, const float *w, void *codes, void 
                 put_code(row, L->bits, g * L->group + i, code_for(L, &p, x[i]));
         }
     }
+    return UG_OK;
 }
 
 ug_status ug_quantize(ug_context *ctx, const ug_weight_format *format, int64_t n, int64_t k,
@@ -165,7 +174,6 @@ ug_status ug_quantize(ug_context *ctx, const ug_weight_format *format, int64_t n
             ug_store_float(codes, format->storage, i, w[i]);
         return UG_OK;
     }
-    quantize_rows(&L, w, codes, scales, L.biases_bytes ? biases : NULL,
-                  L.zeros_bytes ? zeros : NULL);
-    return UG_OK;
+    return quantize_rows(ctx, &L, w, codes, scales, L.biases_bytes ? biases : NULL,
+                         L.zeros_bytes ? zeros : NULL);
 }

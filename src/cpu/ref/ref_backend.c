@@ -19,6 +19,9 @@
 /* Rows of W dequantized together; rows of A converted together. */
 #define REF_ROWS_W 16
 #define REF_ROWS_A 4
+/* Below this many multiply-adds one thread does the work: waking a team
+ * costs more than it saves (and idle OpenMP threads spin). */
+#define REF_PARALLEL_MIN_MACS 4e6
 
 typedef struct ref_weights {
     void *codes, *scales, *biases, *zeros;
@@ -156,7 +159,8 @@ ug_status ug_ref_execute(const ug_plan *plan, const ug_packed_weights *w, const 
                        "ref backend: out of host memory for %d thread buffers of k = %lld",
                        threads, (long long)K);
     int64_t blocks = (d->n + REF_ROWS_W - 1) / REF_ROWS_W;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    bool parallel = (double)d->m * (double)d->n * (double)K >= REF_PARALLEL_MIN_MACS;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
     for (int64_t blk = 0; blk < blocks; blk++) {
         int tid = 0;
 #ifdef _OPENMP
