@@ -1,7 +1,8 @@
 /*
  * testutil.c - the tests' shared helpers: run seed, failure reports,
- * contexts per backend, and the independent dequantizer (its own f16/bf16
- * decoding and nibble extraction; nothing from the library's sources).
+ * status-and-message checks, contexts per backend, and the independent
+ * dequantizer (its own f16/bf16 decoding and nibble extraction; nothing from
+ * the library's sources).
  */
 #include "testutil.h"
 
@@ -45,6 +46,29 @@ void tu_report_failure(const char *file, int line, const char *condition)
     print_message("%s:%d: check failed: %s\n", file, line, condition);
     print_message("seed %llu (replay with UG_TEST_SEED=%llu)\n", (unsigned long long)tu_seed(),
                   (unsigned long long)tu_seed());
+}
+
+max_align_t tu_marker;
+
+void tu_expect_message(const char *file, int line, const char *message, ug_status got,
+                       ug_status want, ...)
+{
+    if (got != want) {
+        tu_report_failure(file, line, "got == want");
+        fail_msg("status %s (%d), expected %s; message: '%s'", ug_status_str(got), (int)got,
+                 ug_status_str(want), message);
+    }
+    va_list ap;
+    va_start(ap, want);
+    for (const char *needle = va_arg(ap, const char *); needle != NULL;
+         needle = va_arg(ap, const char *)) {
+        if (strstr(message, needle) == NULL) {
+            va_end(ap);
+            tu_report_failure(file, line, "strstr(message, needle) != NULL");
+            fail_msg("message '%s' does not mention '%s'", message, needle);
+        }
+    }
+    va_end(ap);
 }
 
 ug_context *tu_context(ug_backend backend, int32_t threads)

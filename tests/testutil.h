@@ -1,7 +1,8 @@
 /*
  * testutil.h - what the cmocka tests share: the per-run seed (from the clock,
  * or UG_TEST_SEED to replay a run), checks that print the seed when they
- * fail, contexts on each available backend, and an independent dequantizer
+ * fail (of a condition, or of a status and the message that goes with it),
+ * contexts on each available backend, and an independent dequantizer
  * of the canonical weight arrays (codes [N][K], scales/biases/zeros
  * [N][K/G]) that shares no code with the library, so that the library's
  * oracle can be checked against it.
@@ -36,6 +37,26 @@ void tu_report_failure(const char *file, int line, const char *condition);
             fail_msg(__VA_ARGS__);                                             \
         }                                                                      \
     } while (0)
+
+/* A non-NULL pointer to preset out-parameters with, so that a test sees
+ * whether a failed call set them to NULL. */
+extern max_align_t tu_marker;
+#define TU_NOT_NULL ((void *)&tu_marker)
+
+/* Fail the test (naming file:line of the caller and the seed) unless
+ * got == want and `message` contains every one of the NULL-terminated
+ * needles. Use it through TU_EXPECT_ERROR or TU_EXPECT_BUFFER. */
+void tu_expect_message(const char *file, int line, const char *message, ug_status got,
+                       ug_status want, ...);
+
+/* The status of a call on ctx is `want` and ug_context_last_error(ctx)
+ * mentions each needle (one or more strings). */
+#define TU_EXPECT_ERROR(ctx, got, want, ...)                                                 \
+    tu_expect_message(__FILE__, __LINE__, ug_context_last_error(ctx), got, want, __VA_ARGS__, \
+                      (const char *)NULL)
+/* The same for a message in a caller's buffer (ug_context_create's). */
+#define TU_EXPECT_BUFFER(buf, got, want, ...)                                                \
+    tu_expect_message(__FILE__, __LINE__, buf, got, want, __VA_ARGS__, (const char *)NULL)
 
 /* A context on `backend` with `threads` CPU threads; fails the test if it
  * cannot be made. */
