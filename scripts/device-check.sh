@@ -14,13 +14,13 @@ if ls .debs/*.deb >/dev/null 2>&1; then
   export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
   export CMAKE_PREFIX_PATH="$prefix/usr"
   # The Debian .pc file names /usr; point it at the prefix.
-  sed -i "s|^prefix=.*|prefix=$prefix/usr|" "$PKG_CONFIG_PATH"/cmocka.pc
+  sed -i "s| -I/usr/| -I$prefix/usr/|; s| -L/usr/| -L$prefix/usr/|" "$PKG_CONFIG_PATH"/cmocka.pc
 fi
 {
   echo "== $(date -u) on $(hostname)"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release 2>&1 | tail -3
-  cmake --build build-gpu -j 16 2>&1 | tail -3
+  cmake --build build-gpu -j 16 2>&1 | grep -E -A12 'FAILED|error' | head -40
   echo "== unigemm info"; ./build-gpu/cli/unigemm info
   echo "== ctest"; ctest --test-dir build-gpu --output-on-failure -j 8 2>&1 | tail -25
   echo "== unigemm verify --quick"; ./build-gpu/cli/unigemm verify --quick | tail -3
