@@ -40,7 +40,7 @@ double hx_rng_normal(hx_rng *r)
     return (sum / 65536.0 - 2.0) * 1.7320508075688772;
 }
 
-static void store(void *buf, ug_dtype t, size_t i, double v)
+void hx_store(void *buf, ug_dtype t, size_t i, double v)
 {
     if (t == UG_F32)
         ((float *)buf)[i] = (float)v;
@@ -50,7 +50,7 @@ static void store(void *buf, ug_dtype t, size_t i, double v)
         ((uint16_t *)buf)[i] = ug_f32_to_bf16((float)v);
 }
 
-static double load(const void *buf, ug_dtype t, size_t i)
+double hx_load(const void *buf, ug_dtype t, size_t i)
 {
     if (t == UG_F32)
         return ((const float *)buf)[i];
@@ -67,7 +67,7 @@ static size_t fbytes(ug_dtype t)
 void hx_fill(void *buf, ug_dtype dtype, size_t count, double scale, hx_rng *r)
 {
     for (size_t i = 0; i < count; i++)
-        store(buf, dtype, i, scale * hx_rng_normal(r));
+        hx_store(buf, dtype, i, scale * hx_rng_normal(r));
 }
 
 ug_status hx_weights_make(ug_context *ctx, const ug_weight_format *format, int64_t n, int64_t k,
@@ -302,7 +302,7 @@ bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *o
     for (int64_t i = 0; i < c->m; i++)
         for (int64_t j = 0; j < c->n; j++) {
             size_t at = (size_t)(i * ldc + j);
-            double o = load(out, c->c_type, at), r = load(ref, c->c_type, at);
+            double o = hx_load(out, c->c_type, at), r = hx_load(ref, c->c_type, at);
             if (isnan(r) || isnan(o) || isinf(r) || isinf(o)) {
                 bool same = (isnan(r) && isnan(o)) || (o == r);
                 if (!same) {
@@ -378,7 +378,7 @@ hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, h
         hx_fill(c_init, c->c_type, c_elems, 1.0, r);
     else /* beta == 0 must not read C: poison it with NaN */
         for (size_t i = 0; i < c_elems; i++)
-            store(c_init, c->c_type, i, NAN);
+            hx_store(c_init, c->c_type, i, NAN);
     memcpy(b.c_test, c_init, c_bytes);
     memcpy(b.c_ref, c_init, c_bytes);
 

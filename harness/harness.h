@@ -25,6 +25,10 @@ uint64_t hx_rng_next(hx_rng *r);
 double hx_rng_uniform(hx_rng *r); /* [0, 1) */
 double hx_rng_normal(hx_rng *r);  /* approximately standard normal, |x| < 3.47 */
 
+/* Element i of a f32/f16/bf16 buffer, as double; store rounds to nearest even. */
+double hx_load(const void *buf, ug_dtype dtype, size_t i);
+void hx_store(void *buf, ug_dtype dtype, size_t i, double v);
+
 /* count random elements of dtype (f32/f16/bf16), normal * scale. */
 void hx_fill(void *buf, ug_dtype dtype, size_t count, double scale, hx_rng *r);
 

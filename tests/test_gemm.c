@@ -198,16 +198,6 @@ static void run_case(ug_context *ctx, const hx_weights *hw, const hx_case *c, co
     ug_weights_destroy(w);
 }
 
-static void store_element(void *buf, ug_dtype t, size_t i, double v)
-{
-    if (t == UG_F32)
-        ((float *)buf)[i] = (float)v;
-    else if (t == UG_F16)
-        ((uint16_t *)buf)[i] = ug_f32_to_f16((float)v);
-    else
-        ((uint16_t *)buf)[i] = ug_f32_to_bf16((float)v);
-}
-
 static void test_harness_rejects_one_wrong_element(void **state)
 {
     (void)state;
@@ -245,14 +235,14 @@ static void test_harness_rejects_one_wrong_element(void **state)
             size_t at = (size_t)hx_rng_next(&r) % (3 * 17);
             double v = tu_load(out, c.c_type, at);
             memcpy(bad, out, sizeof bad);
-            store_element(bad, c.c_type, at, v + fmax(2.0 * tol_max * ref_max, 0.02 * ref_max));
+            hx_store(bad, c.c_type, at, v + fmax(2.0 * tol_max * ref_max, 0.02 * ref_max));
             TU_CHECK(tu_load(bad, c.c_type, at) != v, "the corruption did not change C");
             TU_CHECK(!harness_rule_accepts(&c, backends[bi], bad, ref),
                      "%s, c %s: a result with C[%zu] off by %g (max|ref| %g) is accepted", where,
                      ct, at, tu_load(bad, c.c_type, at) - v, ref_max);
             /* one NaN */
             memcpy(bad, out, sizeof bad);
-            store_element(bad, c.c_type, at, NAN);
+            hx_store(bad, c.c_type, at, NAN);
             TU_CHECK(!harness_rule_accepts(&c, backends[bi], bad, ref),
                      "%s, c %s: a result with one NaN is accepted", where, ct);
             /* the oracle against itself must match bit for bit: one ulp fails */

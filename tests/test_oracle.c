@@ -308,20 +308,10 @@ static void hand_u4_gemm(gemm *g, ug_context *ctx, hand_source *hs, ug_gemm_desc
     gemm_make(g, ctx, &hs->src, d);
 }
 
-static void store_value(void *buf, ug_dtype t, size_t i, double v)
-{
-    if (t == UG_F32)
-        ((float *)buf)[i] = (float)v;
-    else if (t == UG_F16)
-        ((uint16_t *)buf)[i] = ug_f32_to_f16((float)v);
-    else
-        ((uint16_t *)buf)[i] = ug_f32_to_bf16((float)v);
-}
-
 /* A NaN at element i of a float array of dtype. */
 static void store_nan(void *buf, ug_dtype t, size_t i)
 {
-    store_value(buf, t, i, NAN);
+    hx_store(buf, t, i, NAN);
 }
 
 static void test_epilogue(void **state)
@@ -342,10 +332,10 @@ static void test_epilogue(void **state)
             hand_source hs;
             hand_u4_gemm(&g, ctx, &hs, &d);
             uint8_t c[HN * 4], bias[HN * 4];
-            store_value(c, types[ci], 0, 10.0);
-            store_value(c, types[ci], 1, -4.0);
-            store_value(bias, types[bi], 0, 0.5);
-            store_value(bias, types[bi], 1, -1.0);
+            hx_store(c, types[ci], 0, 10.0);
+            hx_store(c, types[ci], 1, -4.0);
+            hx_store(bias, types[bi], 0, 0.5);
+            hx_store(bias, types[bi], 1, -1.0);
             gemm_run(&g, a, c, bias);
             /* 2 * 5 + 0.5 + 0.5 * 10, 2 * 8.25 - 1 + 0.5 * -4 */
             double c0 = tu_load(c, types[ci], 0), c1 = tu_load(c, types[ci], 1);
@@ -371,8 +361,8 @@ static void test_beta_zero_does_not_read_c(void **state)
             hand_source hs;
             hand_u4_gemm(&g, ctx, &hs, &d);
             uint8_t c[HN * 4];
-            store_value(c, types[ci], 0, poison[p]);
-            store_value(c, types[ci], 1, poison[p]);
+            hx_store(c, types[ci], 0, poison[p]);
+            hx_store(c, types[ci], 1, poison[p]);
             gemm_run(&g, a, c, NULL);
             double c0 = tu_load(c, types[ci], 0), c1 = tu_load(c, types[ci], 1);
             TU_CHECK(c0 == 5.0 && c1 == 8.25, "c %s poisoned with %g: C = [%g, %g]",
