@@ -18,7 +18,11 @@
  *    ug_context_last_error() names the argument and the value that were
  *    wrong. The library never aborts, exits or prints.
  *  - Description structs carry `struct_version` as their first field; set it
- *    with the UG_*_INIT initializers so that older binaries are detected.
+ *    with the UG_*_INIT initializers. Later versions only append fields; the
+ *    library accepts every version from 1 up to its own UG_STRUCT_VERSION and
+ *    reads only the fields the caller's version has.
+ *  - Pointers to typed arrays must be aligned to their element (4 bytes for
+ *    f32, 2 for f16/bf16).
  *  - Handles (context, packed weights, plan) are opaque; the caller owns A,
  *    C, bias and workspace buffers.
  *  - Plans and packed weights are immutable once created and may be used
@@ -67,6 +71,7 @@ typedef enum ug_status {
     UG_ERR_INVALID_STRIDE,      /* a row stride is shorter than a row */
     UG_ERR_INVALID_VALUE,       /* a value is out of its range (zero point, token id, threads) */
     UG_ERR_ALIASING,            /* the output overlaps an input */
+    UG_ERR_MISALIGNED,          /* a pointer is not aligned to its element type */
     UG_ERR_UNSUPPORTED,         /* a valid combination that this backend does not run */
     UG_ERR_MISMATCH,            /* packed weights do not match the plan or the context */
     UG_ERR_WORKSPACE_TOO_SMALL, /* workspace smaller than ug_plan_workspace_size() */
@@ -146,7 +151,7 @@ int ug_dtype_bits(ug_dtype dtype);
 typedef struct ug_context_options {
     uint32_t struct_version; /* UG_STRUCT_VERSION */
     ug_backend backend;      /* UG_BACKEND_AUTO picks cuda when usable, else cpu */
-    int32_t num_threads;     /* CPU threads; 0 = all the machine offers */
+    int32_t num_threads;     /* CPU threads; 0 = all the machine offers, at most 1024 */
     int32_t device;          /* CUDA device ordinal */
     void *stream;            /* cudaStream_t to launch on; NULL = the default stream */
 } ug_context_options;
@@ -164,8 +169,12 @@ ug_backend ug_context_backend(const ug_context *ctx);
 int32_t ug_context_num_threads(const ug_context *ctx);
 
 /* Message of the last failed call made with this context ("" if none). The
- * text stays valid until the next failing call on the same context. */
+ * text stays valid until the next failing call on the same context; when
+ * several threads share a context, use ug_context_last_error_copy. */
 const char *ug_context_last_error(const ug_context *ctx);
+/* Copy the last message into buf (at most size bytes, NUL included) under
+ * the context's lock. */
+ug_status ug_context_last_error_copy(ug_context *ctx, char *buf, size_t size);
 
 /* CUDA devices this process can use: their count, or 0 with the reason in
  * `reason` (no CUDA in this build, no driver, no device). `reason` may be NULL. */
@@ -299,7 +308,8 @@ ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *weights,
 /* Gather and dequantize rows of a [vocab][dim] table (packed weights with
  * N = vocab, K = dim): out[i][:] = dequant(table)[ids[i]][:] for i < count.
  * out is [count][ldo] of out_type (f32/f16/bf16, ldo >= dim, 0 = dense).
- * Every id is checked against [0, vocab) before anything is written. */
+ * ids is host memory on every backend; every id is checked against
+ * [0, vocab) before anything is written, and out must not overlap ids. */
 ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table,
                               const int32_t *ids, int64_t count, ug_dtype out_type, void *out,
                               int64_t ldo);

@@ -40,17 +40,33 @@ static uint32_t bits_at(const void *buf, ug_dtype t, size_t i)
     return ((const uint16_t *)buf)[i];
 }
 
-/* v rounded to f32, then to dtype, as a bit pattern. */
+/* v rounded to nearest, ties to even, in dtype, as a bit pattern: for
+ * f16/bf16 the nearest of the rounding of (float)v and its two neighbours,
+ * judged against v itself (the oracle rounds once, from f64). */
 static uint32_t expected_bits(double v, ug_dtype t)
 {
     float f = (float)v;
-    if (t == UG_F16)
-        return ug_f32_to_f16(f);
-    if (t == UG_BF16)
-        return ug_f32_to_bf16(f);
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
+    if (t == UG_F32) {
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        return u;
+    }
+    uint16_t (*to)(float) = t == UG_F16 ? ug_f32_to_f16 : ug_f32_to_bf16;
+    float (*from)(uint16_t) = t == UG_F16 ? ug_f16_to_f32 : ug_bf16_to_f32;
+    uint16_t best = to(f);
+    double best_dist = fabs((double)from(best) - v);
+    for (int step = -1; step <= 1; step += 2) {
+        uint16_t cand = (uint16_t)(best + step);
+        double value = (double)from(cand);
+        if (!isfinite(value) || (value < 0) != (v < 0))
+            continue;
+        double dist = fabs(value - v);
+        if (dist < best_dist || (dist == best_dist && (cand & 1u) == 0 && (best & 1u) != 0)) {
+            best = cand;
+            best_dist = dist;
+        }
+    }
+    return best;
 }
 
 /* Distance in ulps between two finite values of the same float type, from

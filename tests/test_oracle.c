@@ -678,6 +678,44 @@ static void test_determinism(void **state)
 
 #define HAND(name) {"hand_" #name, run_hand_case, NULL, NULL, (void *)&hand_##name}
 
+/* The oracle rounds once, from f64, to f16/bf16: 1 + 2^-11 + 2^-40 is just
+ * above the tie between 1 and 1 + 2^-10 in f16, so it rounds up, where a
+ * detour through f32 (which drops the 2^-40) would land on the tie and round
+ * to even, down to 1. Likewise 1 + 2^-8 + 2^-40 in bf16. */
+static void test_output_rounded_once(void **state)
+{
+    (void)state;
+    ug_context *ctx = tu_context(UG_BACKEND_REF, 1);
+    const float w[3] = {1.0f, 1.0f, 1.0f};
+    ug_weight_source src = UG_WEIGHT_SOURCE_INIT;
+    src.format = (ug_weight_format){UG_F32, UG_METHOD_NONE, 0, UG_DTYPE_NONE};
+    src.n = 1;
+    src.k = 3;
+    src.codes = w;
+    ug_packed_weights *pw = NULL;
+    assert_int_equal(ug_weights_pack(ctx, &src, &pw), UG_OK);
+    const ug_dtype outs[2] = {UG_F16, UG_BF16};
+    const float half_ulp[2] = {0x1p-11f, 0x1p-8f};
+    const uint16_t want[2] = {0x3c01, 0x3f81};
+    for (int i = 0; i < 2; i++) {
+        ug_gemm_desc d = UG_GEMM_DESC_INIT;
+        d.m = 1;
+        d.n = 1;
+        d.k = 3;
+        d.c_type = outs[i];
+        ug_plan *plan = NULL;
+        assert_int_equal(ug_plan_create(ctx, &d, pw, NULL, &plan), UG_OK);
+        const float a[3] = {1.0f, half_ulp[i], 0x1p-40f};
+        uint16_t c = 0;
+        assert_int_equal(ug_plan_execute(plan, pw, a, &c, NULL, NULL, 0), UG_OK);
+        TU_CHECK(c == want[i], "%s: 1 + half ulp + 2^-40 gave %#06x, want %#06x",
+                 ug_dtype_name(outs[i]), c, want[i]);
+        ug_plan_destroy(plan);
+    }
+    ug_weights_destroy(pw);
+    ug_context_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_output_rounding),
         cmocka_unit_test(test_against_naive_f64),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_output_rounded_once),
     };
     return cmocka_run_group_tests_name("oracle", tests, NULL, NULL);
 }

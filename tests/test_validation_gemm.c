@@ -608,6 +608,88 @@ static void test_embed_table_of_other_backend(void **state)
     ug_context_destroy(cpu);
 }
 
+static void test_execute_a_misaligned(void **state)
+{
+    fixture *fx = *state;
+    float buf[M * K + 1];
+    char *odd = (char *)buf + 1;
+    memcpy(odd, fx->a, sizeof fx->a);
+    TU_EXPECT_ERROR(fx->ctx, execute(fx, fx->w, odd, fx->c, fx->bias), UG_ERR_MISALIGNED,
+                    "ug_plan_execute: a = ");
+    TU_CHECK(memcmp(fx->c, fx->c_before, sizeof fx->c) == 0, "C was written");
+}
+
+static void test_execute_c_misaligned(void **state)
+{
+    fixture *fx = *state;
+    float buf[M * N + 1];
+    char *odd = (char *)buf + 2;
+    TU_EXPECT_ERROR(fx->ctx, execute(fx, fx->w, fx->a, odd, fx->bias), UG_ERR_MISALIGNED,
+                    "ug_plan_execute: c = ");
+}
+
+/* A and C as column slices of one [M][K + N] buffer: disjoint, so accepted,
+ * and the result equals that of separate buffers. */
+static void test_execute_column_slices_accepted(void **state)
+{
+    fixture *fx = *state;
+    enum { LD = K + N };
+    float buf[M * LD];
+    for (int i = 0; i < M; i++) {
+        memcpy(buf + i * LD, fx->a + i * K, K * sizeof(float));
+        memcpy(buf + i * LD + K, fx->c + i * N, N * sizeof(float));
+    }
+    ug_gemm_desc d = fx->desc;
+    d.lda = LD;
+    d.ldc = LD;
+    ug_plan *plan = NULL;
+    assert_int_equal(ug_plan_create(fx->ctx, &d, fx->w, NULL, &plan), UG_OK);
+    ug_status st = ug_plan_execute(plan, fx->w, buf, buf + K, fx->bias, NULL, 0);
+    TU_CHECK(st == UG_OK, "%s", ug_context_last_error(fx->ctx));
+    assert_int_equal(execute(fx, fx->w, fx->a, fx->c, fx->bias), UG_OK);
+    for (int i = 0; i < M; i++)
+        TU_CHECK(memcmp(buf + i * LD + K, fx->c + i * N, N * sizeof(float)) == 0,
+                 "row %d differs from the separate-buffer result", i);
+    ug_plan_destroy(plan);
+}
+
+static void test_embed_out_overlaps_ids(void **state)
+{
+    fixture *fx = *state;
+    float out[2 * K];
+    int32_t *ids = (int32_t *)(out + K); /* ids inside row 1 of out */
+    ids[0] = 1;
+    ids[1] = 2;
+    TU_EXPECT_ERROR(fx->ctx, ug_embedding_lookup(fx->ctx, fx->w, ids, 2, UG_F32, out, 0),
+                    UG_ERR_ALIASING, "out overlaps ids");
+    TU_CHECK(ids[0] == 1 && ids[1] == 2, "ids were overwritten");
+}
+
+static void test_last_error_copy(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(execute(fx, fx->w, NULL, fx->c, fx->bias), UG_ERR_NULL_ARGUMENT);
+    char copy[64];
+    assert_int_equal(ug_context_last_error_copy(fx->ctx, copy, sizeof copy), UG_OK);
+    TU_CHECK(strncmp(copy, ug_context_last_error(fx->ctx), sizeof copy - 1) == 0,
+             "copy '%s' differs from '%s'", copy, ug_context_last_error(fx->ctx));
+    char tiny[4];
+    assert_int_equal(ug_context_last_error_copy(fx->ctx, tiny, sizeof tiny), UG_OK);
+    TU_CHECK(strlen(tiny) == 3, "a 4-byte copy holds '%s'", tiny);
+    assert_int_equal(ug_context_last_error_copy(fx->ctx, NULL, 8), UG_ERR_NULL_ARGUMENT);
+}
+
+static void test_plan_desc_struct_version_zero(void **state)
+{
+    fixture *fx = *state;
+    ug_gemm_desc d = fx->desc;
+    d.struct_version = 0;
+    ug_plan *plan = NULL;
+    TU_EXPECT_ERROR(fx->ctx, ug_plan_create(fx->ctx, &d, fx->w, NULL, &plan),
+                    UG_ERR_STRUCT_VERSION, "struct_version = 0");
+    assert_null(plan);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, vf_setup, vf_teardown)
 
 int main(void)
@@ -652,6 +734,12 @@ int main(void)
         T(execute_c_overlaps_a),
         T(execute_c_overlaps_bias),
         T(execute_adjacent_buffers_accepted),
+        T(execute_a_misaligned),
+        T(execute_c_misaligned),
+        T(execute_column_slices_accepted),
+        T(embed_out_overlaps_ids),
+        T(last_error_copy),
+        T(plan_desc_struct_version_zero),
         T(embed_null_ctx),
         T(embed_null_table),
         T(embed_null_ids),

@@ -11,7 +11,7 @@
 
 #include "internal.h"
 
-#define UG_MAX_THREADS 4096
+#define UG_MAX_THREADS 1024
 
 static ug_status create_fail(char *error, size_t error_size, ug_status st, const char *msg)
 {
@@ -40,9 +40,9 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
     if (opt == NULL)
         return create_fail(error, error_size, UG_ERR_NULL_ARGUMENT,
                            "ug_context_create: options is NULL (use UG_CONTEXT_OPTIONS_INIT)");
-    if (opt->struct_version != UG_STRUCT_VERSION) {
+    if (opt->struct_version == 0 || opt->struct_version > UG_STRUCT_VERSION) {
         snprintf(msg, sizeof msg,
-                 "ug_context_create: options.struct_version = %u, this library reads %u",
+                 "ug_context_create: options.struct_version = %u, this library reads 1..%u",
                  (unsigned)opt->struct_version, (unsigned)UG_STRUCT_VERSION);
         return create_fail(error, error_size, UG_ERR_STRUCT_VERSION, msg);
     }
@@ -131,4 +131,14 @@ int32_t ug_context_num_threads(const ug_context *ctx)
 const char *ug_context_last_error(const ug_context *ctx)
 {
     return ctx == NULL ? "ug_context_last_error: ctx is NULL" : ctx->error;
+}
+
+ug_status ug_context_last_error_copy(ug_context *ctx, char *buf, size_t size)
+{
+    if (ctx == NULL || buf == NULL || size == 0)
+        return UG_ERR_NULL_ARGUMENT;
+    pthread_mutex_lock(&ctx->error_lock);
+    snprintf(buf, size, "%s", ctx->error);
+    pthread_mutex_unlock(&ctx->error_lock);
+    return UG_OK;
 }

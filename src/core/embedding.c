@@ -13,7 +13,7 @@ ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table,
         return UG_ERR_NULL_ARGUMENT;
     if (table == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_embedding_lookup: table is NULL");
-    if (table->backend != ctx->backend)
+    if (table->backend != ctx->backend || table->device != ctx->device)
         return ug_fail(ctx, UG_ERR_MISMATCH,
                        "ug_embedding_lookup: table was packed for backend %s, context is %s",
                        ug_backend_name(table->backend), ug_backend_name(ctx->backend));
@@ -47,6 +47,14 @@ ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table,
     if (ids == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_embedding_lookup: %s is NULL",
                        ids == NULL ? "ids" : "out");
+    ug_status st = ug_check_aligned(ctx, ids, sizeof *ids, "ug_embedding_lookup: ids");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, out, ug_float_bytes(out_type), "ug_embedding_lookup: out");
+    if (st != UG_OK)
+        return st;
+    size_t out_span = ((size_t)(count - 1) * (size_t)ldo + (size_t)dim) * ug_float_bytes(out_type);
+    if (ug_ranges_overlap(out, out_span, ids, (size_t)count * sizeof *ids))
+        return ug_fail(ctx, UG_ERR_ALIASING, "ug_embedding_lookup: out overlaps ids");
     for (int64_t i = 0; i < count; i++)
         if (ids[i] < 0 || ids[i] >= vocab)
             return ug_fail(ctx, UG_ERR_INVALID_VALUE,

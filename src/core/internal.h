@@ -88,6 +88,19 @@ ug_status ug_fail(ug_context *ctx, ug_status status, const char *fmt, ...)
 ug_status ug_layout_make(ug_context *ctx, const ug_weight_format *format, int64_t n, int64_t k,
                          ug_layout *layout);
 
+/* A description struct's version is one this library can read (1..current). */
+static inline bool ug_version_ok(uint32_t version)
+{
+    return version >= 1 && version <= UG_STRUCT_VERSION;
+}
+
+/* UG_ERR_MISALIGNED naming `what` unless p is a multiple of `align` (NULL
+ * passes: NULL checks come first). */
+ug_status ug_check_aligned(ug_context *ctx, const void *p, size_t align, const char *what);
+
+/* Whether [p, p + p_bytes) and [q, q + q_bytes) share a byte. */
+bool ug_ranges_overlap(const void *p, size_t p_bytes, const void *q, size_t q_bytes);
+
 /* Checked arithmetic: false on overflow or a negative operand. */
 bool ug_mul_size(size_t a, size_t b, size_t *out);
 bool ug_mul_i64(int64_t a, int64_t b, int64_t *out);

@@ -3,6 +3,8 @@
  * canonical array sizes: codes [N][K] (bits/8 bytes per element), scales and
  * biases [N][K/G] of the scale type, zero points [N][K/G] one byte each.
  */
+#include <stdint.h>
+
 #include "internal.h"
 
 bool ug_mul_size(size_t a, size_t b, size_t *out)
@@ -13,6 +15,20 @@ bool ug_mul_size(size_t a, size_t b, size_t *out)
 bool ug_mul_i64(int64_t a, int64_t b, int64_t *out)
 {
     return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out);
+}
+
+ug_status ug_check_aligned(ug_context *ctx, const void *p, size_t align, const char *what)
+{
+    if (align > 1 && (uintptr_t)p % align != 0)
+        return ug_fail(ctx, UG_ERR_MISALIGNED,
+                       "%s = %p is not aligned to its %zu-byte elements", what, p, align);
+    return UG_OK;
+}
+
+bool ug_ranges_overlap(const void *p, size_t p_bytes, const void *q, size_t q_bytes)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
+    return p_bytes && q_bytes && a < b + q_bytes && b < a + p_bytes;
 }
 
 static bool is_int_storage(ug_dtype d)

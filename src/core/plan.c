@@ -37,11 +37,14 @@ static bool span_bytes(int64_t rows, int64_t cols, int64_t ld, size_t esz, size_
 static ug_status check_desc(ug_context *ctx, const ug_gemm_desc *d, const ug_layout *L,
                             ug_gemm_desc *resolved)
 {
-    if (d->struct_version != UG_STRUCT_VERSION)
+    if (!ug_version_ok(d->struct_version))
         return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
-                       "gemm desc: struct_version = %u, this library reads %u (use "
+                       "gemm desc: struct_version = %u, this library reads 1..%u (use "
                        "UG_GEMM_DESC_INIT)",
                        (unsigned)d->struct_version, (unsigned)UG_STRUCT_VERSION);
+    if (d->has_bias != 0 && d->has_bias != 1)
+        return ug_fail(ctx, UG_ERR_INVALID_VALUE, "gemm desc: has_bias = %d (must be 0 or 1)",
+                       (int)d->has_bias);
     ug_status st = check_float_type(ctx, "a_type", d->a_type);
     if (st == UG_OK)
         st = check_float_type(ctx, "c_type", d->c_type);
@@ -49,9 +52,6 @@ static ug_status check_desc(ug_context *ctx, const ug_gemm_desc *d, const ug_lay
         st = check_float_type(ctx, "bias_type", d->bias_type);
     if (st != UG_OK)
         return st;
-    if (d->has_bias != 0 && d->has_bias != 1)
-        return ug_fail(ctx, UG_ERR_INVALID_VALUE, "gemm desc: has_bias = %d (must be 0 or 1)",
-                       (int)d->has_bias);
     if (d->m < 0 || d->n <= 0 || d->k <= 0)
         return ug_fail(ctx, UG_ERR_INVALID_SHAPE,
                        "gemm desc: m = %lld, n = %lld, k = %lld (m >= 0, n and k > 0)",
@@ -94,15 +94,17 @@ ug_status ug_plan_create(ug_context *ctx, const ug_gemm_desc *desc, const ug_pac
     if (desc == NULL || w == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_plan_create: %s is NULL",
                        desc == NULL ? "desc" : w == NULL ? "weights" : "out");
-    if (options != NULL && options->struct_version != UG_STRUCT_VERSION)
+    if (options != NULL && !ug_version_ok(options->struct_version))
         return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
-                       "plan options: struct_version = %u, this library reads %u (use "
+                       "plan options: struct_version = %u, this library reads 1..%u (use "
                        "UG_PLAN_OPTIONS_INIT)",
                        (unsigned)options->struct_version, (unsigned)UG_STRUCT_VERSION);
-    if (w->backend != ctx->backend)
+    if (w->backend != ctx->backend || w->device != ctx->device)
         return ug_fail(ctx, UG_ERR_MISMATCH,
-                       "ug_plan_create: weights were packed for backend %s, context is %s",
-                       ug_backend_name(w->backend), ug_backend_name(ctx->backend));
+                       "ug_plan_create: weights were packed for backend %s device %d, context is "
+                       "%s device %d",
+                       ug_backend_name(w->backend), (int)w->device, ug_backend_name(ctx->backend),
+                       (int)ctx->device);
     ug_plan *plan = calloc(1, sizeof *plan);
     if (plan == NULL)
         return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_plan_create: out of host memory");
@@ -152,10 +154,18 @@ static bool same_layout(const ug_layout *a, const ug_layout *b)
            a->format.scale_type == b->format.scale_type;
 }
 
-static bool overlaps(const void *p, size_t p_bytes, const void *q, size_t q_bytes)
+/* Whether C's rows touch the rows of a strided input X. Row-exact when both
+ * have the same byte stride (column slices of one buffer), by span otherwise. */
+static bool rows_overlap(const void *c, size_t c_row_bytes, size_t c_stride, size_t c_bytes,
+                         const void *x, size_t x_row_bytes, size_t x_stride, size_t x_bytes)
 {
-    uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
-    return p_bytes && q_bytes && a < b + q_bytes && b < a + p_bytes;
+    if (!ug_ranges_overlap(c, c_bytes, x, x_bytes))
+        return false;
+    if (c_stride != x_stride)
+        return true;
+    uintptr_t delta = ((uintptr_t)c - (uintptr_t)x) % c_stride; /* C row start within X's period */
+    /* X occupies [0, x_row_bytes) of each period, C [delta, delta + c_row_bytes) */
+    return delta < x_row_bytes || delta + c_row_bytes > c_stride;
 }
 
 ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const void *a,
@@ -167,7 +177,8 @@ ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const
     const ug_gemm_desc *d = &plan->desc;
     if (w == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_plan_execute: weights is NULL");
-    if (w->backend != ctx->backend || !same_layout(&w->layout, &plan->layout))
+    if (w->backend != ctx->backend || w->device != ctx->device ||
+        !same_layout(&w->layout, &plan->layout))
         return ug_fail(ctx, UG_ERR_MISMATCH,
                        "ug_plan_execute: weights (%s %s g%d, n = %lld, k = %lld, backend %s) "
                        "differ from those the plan was made for",
@@ -187,17 +198,29 @@ ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const
         return ug_fail(ctx, UG_ERR_WORKSPACE_TOO_SMALL,
                        "ug_plan_execute: workspace of %zu bytes at %p, the plan needs %zu",
                        workspace_size, workspace, plan->workspace_bytes);
+    size_t a_esz = ug_float_bytes(d->a_type), c_esz = ug_float_bytes(d->c_type);
+    ug_status st = ug_check_aligned(ctx, a, a_esz, "ug_plan_execute: a");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, c, c_esz, "ug_plan_execute: c");
+    if (st == UG_OK && d->has_bias)
+        st = ug_check_aligned(ctx, bias, ug_float_bytes(d->bias_type), "ug_plan_execute: bias");
+    if (st != UG_OK)
+        return st;
     size_t a_bytes, c_bytes, bias_bytes = 0;
-    span_bytes(d->m, d->k, d->lda, ug_float_bytes(d->a_type), &a_bytes);
-    span_bytes(d->m, d->n, d->ldc, ug_float_bytes(d->c_type), &c_bytes);
+    span_bytes(d->m, d->k, d->lda, a_esz, &a_bytes);
+    span_bytes(d->m, d->n, d->ldc, c_esz, &c_bytes);
     if (d->has_bias)
         bias_bytes = (size_t)d->n * ug_float_bytes(d->bias_type);
-    if (overlaps(c, c_bytes, a, a_bytes) || overlaps(c, c_bytes, bias, bias_bytes) ||
-        overlaps(c, c_bytes, workspace, plan->workspace_bytes))
-        return ug_fail(ctx, UG_ERR_ALIASING,
-                       "ug_plan_execute: c (%zu bytes) overlaps %s", c_bytes,
-                       overlaps(c, c_bytes, a, a_bytes)         ? "a"
-                       : overlaps(c, c_bytes, bias, bias_bytes) ? "bias"
-                                                                : "workspace");
+    const char *clash = NULL;
+    if (rows_overlap(c, (size_t)d->n * c_esz, (size_t)d->ldc * c_esz, c_bytes, a,
+                     (size_t)d->k * a_esz, (size_t)d->lda * a_esz, a_bytes))
+        clash = "a";
+    else if (ug_ranges_overlap(c, c_bytes, bias, bias_bytes))
+        clash = "bias";
+    else if (ug_ranges_overlap(c, c_bytes, workspace, plan->workspace_bytes))
+        clash = "workspace";
+    if (clash)
+        return ug_fail(ctx, UG_ERR_ALIASING, "ug_plan_execute: c (%zu bytes at %p) overlaps %s",
+                       c_bytes, c, clash);
     return plan->ops->execute(plan, w, a, c, bias, workspace);
 }

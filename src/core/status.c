@@ -29,6 +29,7 @@ static const char *const status_text[UG_ERR_COUNT_] = {
     [UG_ERR_INVALID_STRIDE] = "invalid stride",
     [UG_ERR_INVALID_VALUE] = "invalid value",
     [UG_ERR_ALIASING] = "output overlaps an input",
+    [UG_ERR_MISALIGNED] = "misaligned pointer",
     [UG_ERR_UNSUPPORTED] = "unsupported combination",
     [UG_ERR_MISMATCH] = "mismatch between weights, plan and context",
     [UG_ERR_WORKSPACE_TOO_SMALL] = "workspace too small",

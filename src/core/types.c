@@ -196,6 +196,20 @@ double ug_load_float(const void *base, ug_dtype dtype, int64_t i)
     }
 }
 
+/* v rounded to f32 "to odd": truncated toward zero, lowest bit set when
+ * inexact. Rounding that to a format of at most 22 significant bits (f16,
+ * bf16) gives the correctly rounded result of v itself: no double rounding. */
+static float f64_to_f32_odd(double v)
+{
+    float f = (float)v;
+    if (isnan(v) || (double)f == v)
+        return f;
+    if (fabs((double)f) > fabs(v))
+        f = nextafterf(f, 0.0f);
+    uint32_t u = f32_bits(f) | 1u;
+    return bits_f32(u);
+}
+
 void ug_store_float(void *base, ug_dtype dtype, int64_t i, double v)
 {
     switch (dtype) {
@@ -203,10 +217,10 @@ void ug_store_float(void *base, ug_dtype dtype, int64_t i, double v)
         ((float *)base)[i] = (float)v;
         break;
     case UG_F16:
-        ((uint16_t *)base)[i] = ug_f32_to_f16((float)v);
+        ((uint16_t *)base)[i] = ug_f32_to_f16(f64_to_f32_odd(v));
         break;
     case UG_BF16:
-        ((uint16_t *)base)[i] = ug_f32_to_bf16((float)v);
+        ((uint16_t *)base)[i] = ug_f32_to_bf16(f64_to_f32_odd(v));
         break;
     default:
         break;

@@ -51,9 +51,15 @@ static ug_status check_source_arrays(ug_context *ctx, const ug_weight_source *sr
         return ug_fail(ctx, UG_ERR_INVALID_VALUE,
                        "weights: zeros given, but method %s has none (did you mean scale_zero?)",
                        ug_method_name(m));
-    if (m == UG_METHOD_SCALE_ZERO)
-        return check_zeros(ctx, L, src->zeros);
-    return UG_OK;
+    ug_status st = ug_check_aligned(ctx, src->codes, L->quantized ? 1 : ug_float_bytes(L->format.storage),
+                                    "weights: codes");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, src->scales, ug_float_bytes(L->format.scale_type), "weights: scales");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, src->biases, ug_float_bytes(L->format.scale_type), "weights: biases");
+    if (st == UG_OK && m == UG_METHOD_SCALE_ZERO)
+        st = check_zeros(ctx, L, src->zeros);
+    return st;
 }
 
 ug_status ug_weights_pack(ug_context *ctx, const ug_weight_source *src, ug_packed_weights **out)
@@ -65,9 +71,9 @@ ug_status ug_weights_pack(ug_context *ctx, const ug_weight_source *src, ug_packe
     if (src == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_weights_pack: %s is NULL",
                        src == NULL ? "src" : "out");
-    if (src->struct_version != UG_STRUCT_VERSION)
+    if (!ug_version_ok(src->struct_version))
         return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
-                       "ug_weights_pack: src.struct_version = %u, this library reads %u "
+                       "ug_weights_pack: src.struct_version = %u, this library reads 1..%u "
                        "(use UG_WEIGHT_SOURCE_INIT)",
                        (unsigned)src->struct_version, (unsigned)UG_STRUCT_VERSION);
     ug_layout L;
@@ -132,9 +138,20 @@ ug_status ug_weights_unpack(ug_context *ctx, const ug_packed_weights *w, void *c
                        : L->biases_bytes && !biases ? "biases"
                                                     : "zeros",
                        ug_method_name(L->format.method));
-    if (w->backend != ctx->backend)
+    if (w->backend != ctx->backend || w->device != ctx->device)
         return ug_fail(ctx, UG_ERR_MISMATCH,
-                       "ug_weights_unpack: weights were packed for backend %s, context is %s",
-                       ug_backend_name(w->backend), ug_backend_name(ctx->backend));
+                       "ug_weights_unpack: weights were packed for backend %s device %d, context "
+                       "is %s device %d",
+                       ug_backend_name(w->backend), (int)w->device, ug_backend_name(ctx->backend),
+                       (int)ctx->device);
+    size_t scale_align = ug_float_bytes(L->format.scale_type);
+    ug_status st = ug_check_aligned(ctx, codes, L->quantized ? 1 : ug_float_bytes(L->format.storage),
+                                    "ug_weights_unpack: codes");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, scales, scale_align, "ug_weights_unpack: scales");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, biases, scale_align, "ug_weights_unpack: biases");
+    if (st != UG_OK)
+        return st;
     return w->ops->weights_unpack(ctx, w, codes, scales, biases, zeros);
 }

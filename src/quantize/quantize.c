@@ -164,6 +164,17 @@ ug_status ug_quantize(ug_context *ctx, const ug_weight_format *format, int64_t n
                        : L.biases_bytes && !biases ? "biases"
                                                    : "zeros",
                        ug_method_name(format->method));
+    size_t scale_align = ug_float_bytes(format->scale_type);
+    st = ug_check_aligned(ctx, w, sizeof *w, "ug_quantize: w");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, codes, L.quantized ? 1 : ug_float_bytes(format->storage),
+                              "ug_quantize: codes");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, scales, scale_align, "ug_quantize: scales");
+    if (st == UG_OK)
+        st = ug_check_aligned(ctx, biases, scale_align, "ug_quantize: biases");
+    if (st != UG_OK)
+        return st;
     for (int64_t i = 0; i < n * k; i++)
         if (!isfinite(w[i]))
             return ug_fail(ctx, UG_ERR_INVALID_VALUE,

@@ -4,7 +4,7 @@
  * exactly by the formulas of DESIGN.md in f64, and every output element is
  * an f64 dot product summed in k order, then
  *     c = alpha * acc + bias[n] + beta * c_old      (c_old unread if beta == 0)
- * rounded once to f32 and from there to f16/bf16 (round to nearest even).
+ * rounded once to the output type (round to nearest even).
  * Rows of W are split over OpenMP threads; each output is computed the same
  * way whatever the thread count, so results never depend on it.
  */
@@ -150,15 +150,15 @@ ug_status ug_ref_execute(const ug_plan *plan, const ug_packed_weights *w, const 
 {
     (void)workspace;
     const ug_gemm_desc *d = &plan->desc;
-    int threads = plan->ctx->num_threads;
     int64_t K = d->k;
+    int64_t blocks = (d->n + REF_ROWS_W - 1) / REF_ROWS_W;
+    int threads = plan->ctx->num_threads < blocks ? plan->ctx->num_threads : (int)blocks;
     size_t per_thread = (size_t)(REF_ROWS_W + REF_ROWS_A) * (size_t)K;
     double *buf = malloc(per_thread * sizeof(double) * (size_t)threads);
     if (buf == NULL)
         return ug_fail(plan->ctx, UG_ERR_OUT_OF_MEMORY,
                        "ref backend: out of host memory for %d thread buffers of k = %lld",
                        threads, (long long)K);
-    int64_t blocks = (d->n + REF_ROWS_W - 1) / REF_ROWS_W;
     bool parallel = (double)d->m * (double)d->n * (double)K >= REF_PARALLEL_MIN_MACS;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
     for (int64_t blk = 0; blk < blocks; blk++) {
