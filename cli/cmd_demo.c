@@ -91,6 +91,9 @@ int cmd_demo(int argc, char **argv)
     size_t nrows = 0;
     int failed = 0;
     printf("\ncorrectness at M = 1 against the oracle (seed %llu):\n", (unsigned long long)seed);
+    if (backend == UG_BACKEND_CPU)
+        printf("  (the cpu backend is a stopgap that runs the oracle's own code, so this check can "
+               "only\n   fail on packing or plumbing until its kernels land)\n");
     for (size_t i = 0; i < nspecs; i++) {
         ug_weight_format f;
         hx_format_parse(demo_specs[i], &f, err, sizeof err);

@@ -2,7 +2,7 @@
  * cmd_verify.c - `unigemm verify [--backend B] [--quick] [--seed N]`: every
  * weight format the API accepts, with every activation and output type, at
  * edge shapes (M = 1 and odd M, N = 37, K = one group and several groups),
- * with bias, alpha, beta and padded strides varied from case to case, run on
+ * with bias, alpha, beta and padded strides drawn at random per case, run on
  * each available backend and compared with the oracle on fresh random data.
  * Prints one line per (backend, format) and closes with "N passed, N failed";
  * exits 1 if any case failed.
@@ -38,7 +38,7 @@ static void verify_format(ug_context *ctx, ug_context *oracle, const ug_weight_f
         for (int mi = 0; mi < nm; mi++)
             for (int ai = 0; ai < 3; ai++)
                 for (int ci = 0; ci < 3; ci++) {
-                    long variant = cases;
+                    uint64_t v = hx_rng_next(rng); /* independent coin flips */
                     hx_case c = {
                         .format = *f,
                         .m = ms[mi],
@@ -46,12 +46,12 @@ static void verify_format(ug_context *ctx, ug_context *oracle, const ug_weight_f
                         .k = ks[ki],
                         .a_type = float_types[ai],
                         .c_type = float_types[ci],
-                        .lda = variant % 2 ? ks[ki] + 3 : 0,
-                        .ldc = variant % 3 == 1 ? 41 : 0,
-                        .has_bias = (int)(variant % 2 == 0),
-                        .bias_type = float_types[(variant / 2) % 3],
-                        .alpha = variant % 4 == 3 ? 0.5f : 1.0f,
-                        .beta = variant % 3 == 2 ? -0.75f : 0.0f,
+                        .lda = v & 1 ? ks[ki] + 3 : 0,
+                        .ldc = v & 2 ? 41 : 0,
+                        .has_bias = (int)((v >> 2) & 1),
+                        .bias_type = float_types[(v >> 3) % 3],
+                        .alpha = v & 32 ? 0.5f : 1.0f,
+                        .beta = v & 64 ? -0.75f : 0.0f,
                     };
                     hx_result r = hx_check_case(ctx, oracle, &c, rng);
                     cases++;
@@ -100,7 +100,11 @@ int cmd_verify(int argc, char **argv)
                 return verify_usage("--backend takes cpu, cuda or ref");
             only = true;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            seed = strtoull(argv[++i], NULL, 10);
+            char *end;
+            const char *arg = argv[++i];
+            seed = strtoull(arg, &end, 10);
+            if (*arg == '\0' || *end != '\0' || *arg == '-')
+                return verify_usage("--seed takes a non-negative integer");
         } else {
             char why[128];
             snprintf(why, sizeof why, "unexpected argument '%.64s'", argv[i]);

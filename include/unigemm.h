@@ -142,7 +142,7 @@ ug_status ug_method_parse(ug_context *ctx, const char *name, ug_method *out);
 ug_status ug_backend_parse(ug_context *ctx, const char *name, ug_backend *out);
 
 /* Bits per element of a data type (32, 16, 16, 4, 4, 8, 8); 0 for NONE. */
-int ug_dtype_bits(ug_dtype dtype);
+int32_t ug_dtype_bits(ug_dtype dtype);
 
 /* ------------------------------------------------------------------------ */
 /* Context                                                                    */
@@ -178,9 +178,10 @@ ug_status ug_context_last_error_copy(ug_context *ctx, char *buf, size_t size);
 
 /* CUDA devices this process can use: their count, or 0 with the reason in
  * `reason` (no CUDA in this build, no driver, no device). `reason` may be NULL. */
-int ug_cuda_device_count(char *reason, size_t reason_size);
-/* One line about a device: name, compute capability, SMs, memory, L2. */
-void ug_cuda_device_describe(int ordinal, char *buf, size_t size);
+int32_t ug_cuda_device_count(char *reason, size_t reason_size);
+/* One line about a device: name, compute capability, SMs, memory, L2. An
+ * ordinal that names no device gives UG_ERR_INVALID_VALUE and says why in buf. */
+ug_status ug_cuda_device_describe(int32_t ordinal, char *buf, size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Weights                                                                    */

@@ -113,10 +113,7 @@ static void test_table_cpu(void **state)
 static void test_table_cuda(void **state)
 {
     (void)state;
-    ug_backend backends[UG_BACKEND_COUNT_];
-    size_t count = tu_available_backends(backends);
-    if (backends[count - 1] != UG_BACKEND_CUDA)
-        skip();
+    tu_require_cuda();
     run_table(UG_BACKEND_CUDA);
 }
 

@@ -193,3 +193,17 @@ void tu_dequant(const ug_weight_source *src, double *out)
         }
     }
 }
+
+void tu_require_cuda(void)
+{
+    ug_context_options opt = UG_CONTEXT_OPTIONS_INIT;
+    opt.backend = UG_BACKEND_CUDA;
+    ug_context *ctx = NULL;
+    char why[512];
+    if (ug_context_create(&opt, &ctx, why, sizeof why) == UG_OK) {
+        ug_context_destroy(ctx);
+        return;
+    }
+    print_message("skipped: %s\n", why);
+    skip();
+}

@@ -61,6 +61,8 @@ void tu_expect_message(const char *file, int line, const char *message, ug_statu
 /* A context on `backend` with `threads` CPU threads; fails the test if it
  * cannot be made. */
 ug_context *tu_context(ug_backend backend, int32_t threads);
+/* Skip the running test, printing why, unless a cuda context can be made. */
+void tu_require_cuda(void);
 
 /* The backends a context can be made for here: ref and cpu always, cuda
  * when ug_context_create accepts it. Returns the count. */

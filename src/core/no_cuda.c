@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-int ug_cuda_device_count(char *why, size_t why_size)
+int32_t ug_cuda_device_count(char *why, size_t why_size)
 {
     if (why && why_size)
         snprintf(why, why_size, "this build has no CUDA support (nvcc was not found when it "
@@ -14,7 +14,10 @@ int ug_cuda_device_count(char *why, size_t why_size)
     return 0;
 }
 
-void ug_cuda_device_describe(int ordinal, char *buf, size_t size)
+ug_status ug_cuda_device_describe(int32_t ordinal, char *buf, size_t size)
 {
-    snprintf(buf, size, "device %d: no CUDA support in this build", ordinal);
+    if (buf == NULL || size == 0)
+        return UG_ERR_NULL_ARGUMENT;
+    snprintf(buf, size, "device %d: no CUDA support in this build", (int)ordinal);
+    return UG_ERR_BACKEND_UNAVAILABLE;
 }

@@ -12,7 +12,7 @@ static const char *const dtype_names[UG_DTYPE_COUNT_] = {
     [UG_DTYPE_NONE] = "none", [UG_F32] = "float32", [UG_F16] = "float16", [UG_BF16] = "bfloat16",
     [UG_I4] = "int4",         [UG_U4] = "uint4",    [UG_I8] = "int8",     [UG_U8] = "uint8",
 };
-static const int dtype_bits[UG_DTYPE_COUNT_] = {
+static const int32_t dtype_bits[UG_DTYPE_COUNT_] = {
     [UG_DTYPE_NONE] = 0, [UG_F32] = 32, [UG_F16] = 16, [UG_BF16] = 16,
     [UG_I4] = 4,         [UG_U4] = 4,   [UG_I8] = 8,   [UG_U8] = 8,
 };
@@ -39,7 +39,7 @@ const char *ug_backend_name(ug_backend b)
 {
     return (int)b >= 0 && b < UG_BACKEND_COUNT_ ? backend_names[b] : "?";
 }
-int ug_dtype_bits(ug_dtype d)
+int32_t ug_dtype_bits(ug_dtype d)
 {
     return (int)d >= 0 && d < UG_DTYPE_COUNT_ ? dtype_bits[d] : 0;
 }

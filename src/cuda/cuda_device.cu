@@ -10,7 +10,7 @@
 
 #include "unigemm.h"
 
-extern "C" int ug_cuda_device_count(char *why, size_t why_size)
+extern "C" int32_t ug_cuda_device_count(char *why, size_t why_size)
 {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
@@ -26,18 +26,21 @@ extern "C" int ug_cuda_device_count(char *why, size_t why_size)
     return count;
 }
 
-extern "C" void ug_cuda_device_describe(int ordinal, char *buf, size_t size)
+extern "C" ug_status ug_cuda_device_describe(int32_t ordinal, char *buf, size_t size)
 {
+    if (buf == NULL || size == 0)
+        return UG_ERR_NULL_ARGUMENT;
     cudaDeviceProp prop;
     cudaError_t err = cudaGetDeviceProperties(&prop, ordinal);
     if (err != cudaSuccess) {
-        snprintf(buf, size, "device %d: %s", ordinal, cudaGetErrorString(err));
+        snprintf(buf, size, "device %d: %s", (int)ordinal, cudaGetErrorString(err));
         cudaGetLastError();
-        return;
+        return err == cudaErrorInvalidDevice ? UG_ERR_INVALID_VALUE : UG_ERR_DEVICE;
     }
-    snprintf(buf, size, "device %d: %s, sm_%d%d, %d SMs, %.1f GiB, L2 %.0f MiB%s", ordinal,
+    snprintf(buf, size, "device %d: %s, sm_%d%d, %d SMs, %.1f GiB, L2 %.0f MiB%s", (int)ordinal,
              prop.name, prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
              (double)prop.l2CacheSize / (1024.0 * 1024.0),
              prop.major == 9 ? "" : " (kernels are built for sm_90a only)");
+    return UG_OK;
 }
