@@ -83,15 +83,15 @@ static void release_cached_layer(void)
 
 static bool same_format(const ug_weight_format *a, const ug_weight_format *b)
 {
-    return a->storage == b->storage && a->method == b->method &&
-           a->group_size == b->group_size && a->scale_type == b->scale_type;
+    return a->storage == b->storage && a->method == b->method && a->group_size == b->group_size &&
+           a->scale_type == b->scale_type;
 }
 
 static bool layer_matches(const bench_layer *L, const bench_config *cfg, const bench_machine *mach)
 {
-    return L->ready && L->backend == cfg->backend && L->threads == cfg->threads &&
-           L->n == cfg->n && L->k == cfg->k && same_format(&L->format, &cfg->weights) &&
-           L->seed == cfg->seed && L->llc_bytes == mach->llc_bytes;
+    return L->ready && L->backend == cfg->backend && L->threads == cfg->threads && L->n == cfg->n &&
+           L->k == cfg->k && same_format(&L->format, &cfg->weights) && L->seed == cfg->seed &&
+           L->llc_bytes == mach->llc_bytes;
 }
 
 /* Writes "what: status: the context's message" to err; returns -1. */
@@ -323,8 +323,7 @@ static ug_status time_side(bench_call_fn fn, void *arg, int reps, double *times,
     }
     if (st == UG_OK) {
         qsort(times, (size_t)count, sizeof *times, cmp_double);
-        *median_s = count % 2 ? times[count / 2]
-                              : 0.5 * (times[count / 2 - 1] + times[count / 2]);
+        *median_s = count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
         *done = count;
     }
     return st;
@@ -369,8 +368,8 @@ static void buffers_free(bench_buffers *b)
     free(b->times);
 }
 
-static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t m,
-                     bench_row *row, bench_buffers *b, char *err, size_t err_size)
+static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t m, bench_row *row,
+                     bench_buffers *b, char *err, size_t err_size)
 {
     bench_layer *L = &cached_layer;
     int64_t n = cfg->n, k = cfg->k;
@@ -421,8 +420,9 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     double rel = rel_l2_vs_baseline(b->c, cfg->act, b->c32, c_count);
     double tol = cfg->act == UG_F32 ? 1e-4 : cfg->act == UG_F16 ? 5e-3 : 3e-2;
     if (!(rel <= tol))
-        fprintf(stderr, "warning: m = %lld: the backend's output differs from the baseline's by "
-                        "a relative L2 error of %.3g (expected <= %.0e)\n",
+        fprintf(stderr,
+                "warning: m = %lld: the backend's output differs from the baseline's by "
+                "a relative L2 error of %.3g (expected <= %.0e)\n",
                 (long long)m, rel, tol);
 
     double flops = 2.0 * (double)m * (double)n * (double)k;
@@ -451,7 +451,9 @@ int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m,
 {
     if (cfg == NULL || mach == NULL || row == NULL) {
         snprintf(err, err_size, "bench_run_one: %s is NULL",
-                 cfg == NULL ? "cfg" : mach == NULL ? "mach" : "row");
+                 cfg == NULL    ? "cfg"
+                 : mach == NULL ? "mach"
+                                : "row");
         return -1;
     }
     if (m < 1 || m > INT32_MAX || cfg->n < 1 || cfg->n > INT32_MAX || cfg->k < 1 ||
@@ -466,8 +468,7 @@ int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m,
         return -1;
     }
     if (cfg->act != UG_F32 && cfg->act != UG_F16 && cfg->act != UG_BF16) {
-        snprintf(err, err_size, "act = %s (float32, float16 or bfloat16)",
-                 ug_dtype_name(cfg->act));
+        snprintf(err, err_size, "act = %s (float32, float16 or bfloat16)", ug_dtype_name(cfg->act));
         return -1;
     }
     if (mach->read_gbps <= 0.0 || mach->peak_gflops <= 0.0) {
@@ -490,9 +491,9 @@ int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m,
 
 void bench_print_header(FILE *f)
 {
-    fprintf(f, "%-7s %-8s %6s %6s %6s  %-20s %4s %12s %9s %8s %10s %8s %12s %8s  %s\n",
-            "backend", "act", "M", "N", "K", "schedule", "reps", "median_us", "TFLOP/s",
-            "W_GB/s", "floor_us", "x_floor", "sgemm_us", "speedup", "weights");
+    fprintf(f, "%-7s %-8s %6s %6s %6s  %-20s %4s %12s %9s %8s %10s %8s %12s %8s  %s\n", "backend",
+            "act", "M", "N", "K", "schedule", "reps", "median_us", "TFLOP/s", "W_GB/s", "floor_us",
+            "x_floor", "sgemm_us", "speedup", "weights");
 }
 
 void bench_print_row(FILE *f, const bench_row *r)
@@ -538,9 +539,9 @@ int bench_write_csv(const char *path, const bench_row *rows, size_t count)
         csv_field(f, r->act);
         fputc(',', f);
         csv_field(f, r->weights);
-        fprintf(f, ",%lld,%lld,%lld,%.3f,%.6g,%.4f,%.3f,%.4f,", (long long)r->m,
-                (long long)r->n, (long long)r->k, r->median_us, r->tflops, r->weight_gbps,
-                r->floor_us, r->ratio_to_floor);
+        fprintf(f, ",%lld,%lld,%lld,%.3f,%.6g,%.4f,%.3f,%.4f,", (long long)r->m, (long long)r->n,
+                (long long)r->k, r->median_us, r->tflops, r->weight_gbps, r->floor_us,
+                r->ratio_to_floor);
         csv_field(f, r->baseline);
         fprintf(f, ",%.3f,%.4f\n", r->baseline_median_us, r->speedup_vs_baseline);
     }

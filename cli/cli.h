@@ -19,20 +19,20 @@ int cmd_demo(int argc, char **argv);
  * than the last-level cache, and the peak f32 FMA rate, with `threads`. */
 typedef struct bench_machine {
     int threads;
-    double read_gbps;      /* GB/s (1e9 bytes) */
-    double peak_gflops;    /* f32 GFLOP/s */
-    size_t llc_bytes;      /* last-level cache size used to size rotations */
-    size_t read_bytes;     /* size of the buffer the bandwidth was read from */
-    const char *peak_isa;  /* the FMA loop's instruction set ("avx512f", "avx2+fma", ...) */
+    double read_gbps;     /* GB/s (1e9 bytes) */
+    double peak_gflops;   /* f32 GFLOP/s */
+    size_t llc_bytes;     /* last-level cache size used to size rotations */
+    size_t read_bytes;    /* size of the buffer the bandwidth was read from */
+    const char *peak_isa; /* the FMA loop's instruction set ("avx512f", "avx2+fma", ...) */
 } bench_machine;
 
 typedef struct bench_config {
     ug_backend backend;
-    int32_t threads;       /* 0 = all */
+    int32_t threads; /* 0 = all */
     int64_t n, k;
     ug_weight_format weights;
-    ug_dtype act;          /* activation type; the output has the same type */
-    int reps;              /* timed repetitions after warm-up (median reported) */
+    ug_dtype act; /* activation type; the output has the same type */
+    int reps;     /* timed repetitions after warm-up (median reported) */
     uint64_t seed;
 } bench_config;
 
@@ -45,8 +45,8 @@ typedef struct bench_row {
     double median_us, tflops, weight_gbps, floor_us, ratio_to_floor;
     char baseline[32];
     double baseline_median_us, speedup_vs_baseline;
-    char schedule[48];     /* the plan's schedule: printed in the table, not in the CSV */
-    int reps;              /* timed repetitions behind median_us */
+    char schedule[48]; /* the plan's schedule: printed in the table, not in the CSV */
+    int reps;          /* timed repetitions behind median_us */
 } bench_row;
 
 int bench_measure_machine(int threads, bench_machine *out);

@@ -28,22 +28,21 @@ typedef struct bench_args {
 
 static void bench_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: unigemm bench --backend B -m LIST -n N -k K --weights SPEC --act T\n"
-            "                     [--csv FILE] [--threads N] [--reps N] [--seed N]\n"
-            "  --backend B     cpu, ref, cuda or auto\n"
-            "  -m LIST         comma-separated M values (rows of A), e.g. 1,16,512\n"
-            "  -n N, -k K      output and input features of the layer (W is [N][K])\n"
-            "  --weights SPEC  bfloat16 | float16 | float32 |\n"
-            "                  <uint4|int4|uint8|int8>,group=<32|64|128|-1>,\n"
-            "                  method=<scale_bias|scale_zero|symmetric|mlx|awq>\n"
-            "                  [,scale=<float16|bfloat16|float32>]\n"
-            "  --act T         activation type, also the output's: float32, float16, bfloat16\n"
-            "  --csv FILE      append one row per M (header when FILE is new or empty)\n"
-            "  --threads N     CPU threads for the backend, the baseline and the ceilings\n"
-            "                  (default 0: all)\n"
-            "  --reps N        timed repetitions, median reported (default 5)\n"
-            "  --seed N        seed of the random weights and activations (default 1)\n");
+    fprintf(f, "usage: unigemm bench --backend B -m LIST -n N -k K --weights SPEC --act T\n"
+               "                     [--csv FILE] [--threads N] [--reps N] [--seed N]\n"
+               "  --backend B     cpu, ref, cuda or auto\n"
+               "  -m LIST         comma-separated M values (rows of A), e.g. 1,16,512\n"
+               "  -n N, -k K      output and input features of the layer (W is [N][K])\n"
+               "  --weights SPEC  bfloat16 | float16 | float32 |\n"
+               "                  <uint4|int4|uint8|int8>,group=<32|64|128|-1>,\n"
+               "                  method=<scale_bias|scale_zero|symmetric|mlx|awq>\n"
+               "                  [,scale=<float16|bfloat16|float32>]\n"
+               "  --act T         activation type, also the output's: float32, float16, bfloat16\n"
+               "  --csv FILE      append one row per M (header when FILE is new or empty)\n"
+               "  --threads N     CPU threads for the backend, the baseline and the ceilings\n"
+               "                  (default 0: all)\n"
+               "  --reps N        timed repetitions, median reported (default 5)\n"
+               "  --seed N        seed of the random weights and activations (default 1)\n");
 }
 
 /* Prints "unigemm bench: <why>" and the usage; the exit status of bad arguments. */
@@ -97,9 +96,8 @@ static bool parse_m_list(bench_args *a, char *err, size_t err_size)
     }
 }
 
-static const char *const bench_options[] = {"--backend", "-m",   "-n",     "-k",
-                                            "--weights", "--act", "--csv",  "--threads",
-                                            "--reps",    "--seed"};
+static const char *const bench_options[] = {
+    "--backend", "-m", "-n", "-k", "--weights", "--act", "--csv", "--threads", "--reps", "--seed"};
 
 static bool known_option(const char *name)
 {
@@ -116,8 +114,8 @@ static bool parse_args(int argc, char **argv, bench_args *a, char *err, size_t e
         char name[32];
         const char *value = NULL;
         const char *eq = strchr(argv[i], '=');
-        size_t name_len = eq != NULL && strncmp(argv[i], "--", 2) == 0 ? (size_t)(eq - argv[i])
-                                                                      : strlen(argv[i]);
+        size_t name_len =
+            eq != NULL && strncmp(argv[i], "--", 2) == 0 ? (size_t)(eq - argv[i]) : strlen(argv[i]);
         if (name_len >= sizeof name) {
             snprintf(err, err_size, "unknown option '%.64s'", argv[i]);
             return false;
@@ -165,10 +163,10 @@ static bool parse_args(int argc, char **argv, bench_args *a, char *err, size_t e
             a->seed = (uint64_t)seed;
         }
     }
-    const char *missing = !a->backend ? "--backend"
-                          : !a->m_list ? "-m"
-                          : !a->n      ? "-n"
-                          : !a->k      ? "-k"
+    const char *missing = !a->backend   ? "--backend"
+                          : !a->m_list  ? "-m"
+                          : !a->n       ? "-n"
+                          : !a->k       ? "-k"
                           : !a->weights ? "--weights"
                           : !a->act     ? "--act"
                                         : NULL;
@@ -215,15 +213,13 @@ int cmd_bench(int argc, char **argv)
     ug_context *ctx = NULL;
     ug_status st = ug_context_create(&opt, &ctx, why, sizeof why);
     if (st != UG_OK) {
-        fprintf(stderr, "unigemm bench: --backend %s: %s: %s\n", a.backend, ug_status_str(st),
-                why);
+        fprintf(stderr, "unigemm bench: --backend %s: %s: %s\n", a.backend, ug_status_str(st), why);
         return 1;
     }
     st = ug_weight_source_sizes(ctx, &cfg.weights, cfg.n, cfg.k, NULL, NULL, NULL, NULL);
     if (st != UG_OK) {
         snprintf(err, sizeof err, "--weights %s with -n %lld -k %lld: %s: %s", a.weights,
-                 (long long)cfg.n, (long long)cfg.k, ug_status_str(st),
-                 ug_context_last_error(ctx));
+                 (long long)cfg.n, (long long)cfg.k, ug_status_str(st), ug_context_last_error(ctx));
         ug_context_destroy(ctx);
         return bad_argument(err);
     }

@@ -37,7 +37,8 @@ static const char *const demo_specs[] = {
 
 static int demo_usage(const char *why)
 {
-    fprintf(stderr, "unigemm demo: %s\nusage: unigemm demo [--backend auto|cpu|cuda|ref] [--csv FILE]\n",
+    fprintf(stderr,
+            "unigemm demo: %s\nusage: unigemm demo [--backend auto|cpu|cuda|ref] [--csv FILE]\n",
             why);
     return 2;
 }
@@ -97,19 +98,30 @@ int cmd_demo(int argc, char **argv)
     for (size_t i = 0; i < nspecs; i++) {
         ug_weight_format f;
         hx_format_parse(demo_specs[i], &f, err, sizeof err);
-        hx_case c = {.format = f, .m = 1, .n = DEMO_N, .k = DEMO_K, .a_type = UG_F32,
-                     .c_type = UG_F32, .bias_type = UG_F32, .alpha = 1.0f};
+        hx_case c = {.format = f,
+                     .m = 1,
+                     .n = DEMO_N,
+                     .k = DEMO_K,
+                     .a_type = UG_F32,
+                     .c_type = UG_F32,
+                     .bias_type = UG_F32,
+                     .alpha = 1.0f};
         hx_result r = hx_check_case(ctx, oracle, &c, &rng);
-        printf("  %-44s %s  rel_l2 %.2e%s%s\n", demo_specs[i], r.pass ? "ok  " : "FAIL",
-               r.rel_l2, r.pass ? "" : "  ", r.pass ? "" : r.message);
+        printf("  %-44s %s  rel_l2 %.2e%s%s\n", demo_specs[i], r.pass ? "ok  " : "FAIL", r.rel_l2,
+               r.pass ? "" : "  ", r.pass ? "" : r.message);
         failed += !r.pass;
     }
     printf("\ntimings (median; floor = fewest bytes / measured bandwidth or flops / peak):\n");
     bench_print_header(stdout);
     static const int64_t ms[] = {1, 16};
     for (size_t i = 0; i < nspecs; i++) {
-        bench_config cfg = {.backend = backend, .threads = threads, .n = DEMO_N, .k = DEMO_K,
-                            .act = UG_F32, .reps = 3, .seed = seed + i};
+        bench_config cfg = {.backend = backend,
+                            .threads = threads,
+                            .n = DEMO_N,
+                            .k = DEMO_K,
+                            .act = UG_F32,
+                            .reps = 3,
+                            .seed = seed + i};
         hx_format_parse(demo_specs[i], &cfg.weights, err, sizeof err);
         for (size_t j = 0; j < 2; j++) {
             if (bench_run_one(&cfg, &mach, ms[j], &rows[nrows], err, sizeof err) != 0) {

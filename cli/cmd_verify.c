@@ -80,8 +80,9 @@ static void verify_format(ug_context *ctx, ug_context *oracle, const ug_weight_f
 
 static int verify_usage(const char *why)
 {
-    fprintf(stderr, "unigemm verify: %s\nusage: unigemm verify [--backend cpu|cuda|ref] [--quick] "
-                    "[--seed N]\n",
+    fprintf(stderr,
+            "unigemm verify: %s\nusage: unigemm verify [--backend cpu|cuda|ref] [--quick] "
+            "[--seed N]\n",
             why);
     return 2;
 }
@@ -95,8 +96,7 @@ int cmd_verify(int argc, char **argv)
         if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
         } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
-            if (ug_backend_parse(NULL, argv[++i], &backend) != UG_OK ||
-                backend == UG_BACKEND_AUTO)
+            if (ug_backend_parse(NULL, argv[++i], &backend) != UG_OK || backend == UG_BACKEND_AUTO)
                 return verify_usage("--backend takes cpu, cuda or ref");
             only = true;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {

@@ -185,7 +185,8 @@ bool hx_format_parse(const char *spec, ug_weight_format *out, char *err, size_t 
         char *eq = strchr(tok, '=');
         if (eq == NULL || !quantized) {
             snprintf(err, err_size, "weights spec '%s': unexpected '%s'%s", spec, tok,
-                     quantized ? " (expected key=value)" : " (full-precision weights take no options)");
+                     quantized ? " (expected key=value)"
+                               : " (full-precision weights take no options)");
             return false;
         }
         *eq = '\0';
@@ -224,8 +225,8 @@ bool hx_format_parse(const char *spec, ug_weight_format *out, char *err, size_t 
         }
     }
     if (quantized && (!have_group || !have_method)) {
-        snprintf(err, err_size, "weights spec '%s': quantized weights need group= and method=",
-                 spec);
+        snprintf(err, err_size,
+                 "weights spec '%s': quantized weights need group= and method=", spec);
         return false;
     }
     *out = f;
@@ -292,8 +293,8 @@ static bool fail_status(hx_result *res, const char *what, ug_status st, ug_conte
     return false;
 }
 
-bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out,
-                const void *ref, const void *pad_expect, hx_result *res)
+bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out, const void *ref,
+                const void *pad_expect, hx_result *res)
 {
     hx_tolerance(backend, c, &res->tol_rel_l2, &res->tol_max_abs);
     res->pass = false;
@@ -332,8 +333,8 @@ bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *o
         size_t off = (size_t)(i * ldc + c->n) * esz, len = (size_t)(ldc - c->n) * esz;
         if (memcmp((const char *)out + off, (const char *)pad_expect + off, len) != 0) {
             snprintf(res->message, sizeof res->message,
-                     "padding after row %lld of C was written (ldc = %lld, n = %lld)",
-                     (long long)i, (long long)ldc, (long long)c->n);
+                     "padding after row %lld of C was written (ldc = %lld, n = %lld)", (long long)i,
+                     (long long)ldc, (long long)c->n);
             return false;
         }
     }

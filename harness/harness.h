@@ -82,8 +82,8 @@ void hx_tolerance(ug_backend backend, const hx_case *c, double *rel_l2, double *
  * by `backend`'s tolerances: non-finite elements must match exactly, the
  * rest by relative L2 and max abs error; the padding between rows must equal
  * pad_expect's bytes (NULL: not checked). Fills res and returns res->pass. */
-bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out,
-                const void *ref, const void *pad_expect, hx_result *res);
+bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out, const void *ref,
+                const void *pad_expect, hx_result *res);
 
 /* Run `c` on ctx and on oracle (a ref context) with fresh random inputs, C
  * poisoned with NaN where beta == 0, and compare every element (including

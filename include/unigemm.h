@@ -66,7 +66,7 @@ typedef enum ug_status {
     UG_ERR_INVALID_SHAPE,       /* a dimension is negative or zero where it must be positive */
     UG_ERR_SIZE_OVERFLOW,       /* a size computed from the dimensions overflows */
     UG_ERR_INVALID_GROUP_SIZE,  /* group size not one of 32, 64, 128, -1 (per channel) */
-    UG_ERR_GROUP_NOT_DIVIDING_K,/* K is not a multiple of the group size */
+    UG_ERR_GROUP_NOT_DIVIDING_K, /* K is not a multiple of the group size */
     UG_ERR_K_NOT_PACKABLE,      /* K is not a multiple of the codes per byte (2 for 4-bit) */
     UG_ERR_INVALID_STRIDE,      /* a row stride is shorter than a row */
     UG_ERR_INVALID_VALUE,       /* a value is out of its range (zero point, token id, threads) */
@@ -218,7 +218,8 @@ typedef struct ug_weight_source {
     const void *zeros;
 } ug_weight_source;
 
-#define UG_WEIGHT_SOURCE_INIT {UG_STRUCT_VERSION, {UG_DTYPE_NONE, UG_METHOD_NONE, 0, UG_DTYPE_NONE}, 0, 0, NULL, NULL, NULL, NULL}
+#define UG_WEIGHT_SOURCE_INIT \
+    {UG_STRUCT_VERSION, {UG_DTYPE_NONE, UG_METHOD_NONE, 0, UG_DTYPE_NONE}, 0, 0, NULL, NULL, NULL, NULL}
 
 typedef struct ug_packed_weights ug_packed_weights;
 

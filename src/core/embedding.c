@@ -5,9 +5,8 @@
  */
 #include "internal.h"
 
-ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table,
-                              const int32_t *ids, int64_t count, ug_dtype out_type, void *out,
-                              int64_t ldo)
+ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table, const int32_t *ids,
+                              int64_t count, ug_dtype out_type, void *out, int64_t ldo)
 {
     if (ctx == NULL)
         return UG_ERR_NULL_ARGUMENT;

@@ -17,15 +17,38 @@
 
 #define UG_ERROR_CAPACITY 512
 
+/* What the library knows of each data type: one row per ug_dtype. */
+typedef struct ug_dtype_traits {
+    const char *name;           /* wire name */
+    int32_t bits;               /* per element */
+    bool is_float;              /* f32, f16, bf16: activations, outputs, scales, dense weights */
+    bool is_code;               /* integer codes of quantized weights */
+    int32_t code_min, code_max; /* range of a code (and of a zero point) */
+    int32_t mid;                /* the symmetric method's zero: 2^(bits-1) unsigned, 0 signed */
+} ug_dtype_traits;
+
+/* ... and of each quantization method. */
+typedef struct ug_method_traits {
+    const char *name;  /* wire name */
+    const char *alias; /* the checkpoint world's name, or NULL */
+    bool has_bias;     /* a float bias per group */
+    bool has_zero;     /* an integer zero point per group */
+} ug_method_traits;
+
+/* The row of a type or method; NULL when the value is out of range. */
+const ug_dtype_traits *ug_dtype_traits_of(ug_dtype dtype);
+const ug_method_traits *ug_method_traits_of(ug_method method);
+
 /* A weight format with everything derived from it resolved for one shape. */
 typedef struct ug_layout {
     ug_weight_format format;
     int64_t n, k;
-    int64_t group;         /* G resolved: K for per-channel, 0 for full precision */
-    int64_t groups_per_row;/* K / G, 0 for full precision */
-    int bits;              /* bits per stored element */
+    int64_t group;          /* G resolved: K for per-channel, 0 for full precision */
+    int64_t groups_per_row; /* K / G, 0 for full precision */
+    int bits;               /* bits per stored element */
     bool quantized;
-    bool is_signed;        /* signed integer codes */
+    bool is_signed;                  /* signed integer codes */
+    int32_t code_min, code_max, mid; /* of the storage type (quantized only) */
     size_t codes_bytes, scales_bytes, biases_bytes, zeros_bytes;
 } ug_layout;
 
@@ -52,11 +75,11 @@ struct ug_packed_weights {
 struct ug_plan {
     ug_context *ctx;
     const ug_backend_ops *ops;
-    ug_gemm_desc desc;      /* with lda/ldc resolved (never 0) */
-    ug_layout layout;       /* of the weights the plan was made for */
-    const char *schedule;   /* static string owned by the backend */
+    ug_gemm_desc desc;    /* with lda/ldc resolved (never 0) */
+    ug_layout layout;     /* of the weights the plan was made for */
+    const char *schedule; /* static string owned by the backend */
     size_t workspace_bytes;
-    void *backend_plan;     /* backend-specific, may be NULL */
+    void *backend_plan; /* backend-specific, may be NULL */
 };
 
 struct ug_backend_ops {

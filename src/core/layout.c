@@ -20,8 +20,8 @@ bool ug_mul_i64(int64_t a, int64_t b, int64_t *out)
 ug_status ug_check_aligned(ug_context *ctx, const void *p, size_t align, const char *what)
 {
     if (align > 1 && (uintptr_t)p % align != 0)
-        return ug_fail(ctx, UG_ERR_MISALIGNED,
-                       "%s = %p is not aligned to its %zu-byte elements", what, p, align);
+        return ug_fail(ctx, UG_ERR_MISALIGNED, "%s = %p is not aligned to its %zu-byte elements",
+                       what, p, align);
     return UG_OK;
 }
 
@@ -29,11 +29,6 @@ bool ug_ranges_overlap(const void *p, size_t p_bytes, const void *q, size_t q_by
 {
     uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
     return p_bytes && q_bytes && a < b + q_bytes && b < a + p_bytes;
-}
-
-static bool is_int_storage(ug_dtype d)
-{
-    return d == UG_U4 || d == UG_I4 || d == UG_U8 || d == UG_I8;
 }
 
 static ug_status check_enums(ug_context *ctx, const ug_weight_format *f)
@@ -45,8 +40,8 @@ static ug_status check_enums(ug_context *ctx, const ug_weight_format *f)
         return ug_fail(ctx, UG_ERR_INVALID_ENUM, "weight format: method = %d is not a ug_method",
                        (int)f->method);
     if ((int)f->scale_type < 0 || f->scale_type >= UG_DTYPE_COUNT_)
-        return ug_fail(ctx, UG_ERR_INVALID_ENUM,
-                       "weight format: scale_type = %d is not a ug_dtype", (int)f->scale_type);
+        return ug_fail(ctx, UG_ERR_INVALID_ENUM, "weight format: scale_type = %d is not a ug_dtype",
+                       (int)f->scale_type);
     return UG_OK;
 }
 
@@ -71,7 +66,7 @@ static ug_status check_format(ug_context *ctx, const ug_weight_format *f)
                            ug_dtype_name(f->scale_type));
         return UG_OK;
     }
-    if (!is_int_storage(f->storage))
+    if (!ug_dtype_traits_of(f->storage)->is_code)
         return ug_fail(ctx, UG_ERR_UNSUPPORTED,
                        "weight format: storage %s with method %s is unsupported (quantized "
                        "methods take int4, uint4, int8 or uint8)",
@@ -103,7 +98,11 @@ ug_status ug_layout_make(ug_context *ctx, const ug_weight_format *f, int64_t n, 
     *L = (ug_layout){.format = *f, .n = n, .k = k};
     L->bits = ug_dtype_bits(f->storage);
     L->quantized = f->method != UG_METHOD_NONE;
-    L->is_signed = f->storage == UG_I4 || f->storage == UG_I8;
+    const ug_dtype_traits *t = ug_dtype_traits_of(f->storage);
+    L->is_signed = t->code_min < 0;
+    L->code_min = t->code_min;
+    L->code_max = t->code_max;
+    L->mid = t->mid;
     if (L->bits == 4 && k % 2 != 0)
         return ug_fail(ctx, UG_ERR_K_NOT_PACKABLE,
                        "weights: k = %lld is odd; 4-bit codes pack two per byte along K",
@@ -112,8 +111,8 @@ ug_status ug_layout_make(ug_context *ctx, const ug_weight_format *f, int64_t n, 
         L->group = f->group_size == UG_GROUP_PER_CHANNEL ? k : f->group_size;
         if (k % L->group != 0)
             return ug_fail(ctx, UG_ERR_GROUP_NOT_DIVIDING_K,
-                           "weights: k = %lld is not a multiple of group_size %lld",
-                           (long long)k, (long long)L->group);
+                           "weights: k = %lld is not a multiple of group_size %lld", (long long)k,
+                           (long long)L->group);
         L->groups_per_row = k / L->group;
     }
     int64_t elems;
@@ -127,8 +126,9 @@ ug_status ug_layout_make(ug_context *ctx, const ug_weight_format *f, int64_t n, 
     if (L->quantized) {
         size_t per = (size_t)n * (size_t)L->groups_per_row; /* <= n*k, no overflow */
         L->scales_bytes = per * ug_float_bytes(f->scale_type);
-        L->biases_bytes = f->method == UG_METHOD_SCALE_BIAS ? L->scales_bytes : 0;
-        L->zeros_bytes = f->method == UG_METHOD_SCALE_ZERO ? per : 0;
+        const ug_method_traits *mt = ug_method_traits_of(f->method);
+        L->biases_bytes = mt->has_bias ? L->scales_bytes : 0;
+        L->zeros_bytes = mt->has_zero ? per : 0;
     }
     return UG_OK;
 }

@@ -9,8 +9,9 @@
 int32_t ug_cuda_device_count(char *why, size_t why_size)
 {
     if (why && why_size)
-        snprintf(why, why_size, "this build has no CUDA support (nvcc was not found when it "
-                                "was configured)");
+        snprintf(why, why_size,
+                 "this build has no CUDA support (nvcc was not found when it "
+                 "was configured)");
     return 0;
 }
 

@@ -93,7 +93,9 @@ ug_status ug_plan_create(ug_context *ctx, const ug_gemm_desc *desc, const ug_pac
         return UG_ERR_NULL_ARGUMENT;
     if (desc == NULL || w == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_plan_create: %s is NULL",
-                       desc == NULL ? "desc" : w == NULL ? "weights" : "out");
+                       desc == NULL ? "desc"
+                       : w == NULL  ? "weights"
+                                    : "out");
     if (options != NULL && !ug_version_ok(options->struct_version))
         return ug_fail(ctx, UG_ERR_STRUCT_VERSION,
                        "plan options: struct_version = %u, this library reads 1..%u (use "
@@ -168,8 +170,8 @@ static bool rows_overlap(const void *c, size_t c_row_bytes, size_t c_stride, siz
     return delta < x_row_bytes || delta + c_row_bytes > c_stride;
 }
 
-ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const void *a,
-                          void *c, const void *bias, void *workspace, size_t workspace_size)
+ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const void *a, void *c,
+                          const void *bias, void *workspace, size_t workspace_size)
 {
     if (plan == NULL)
         return UG_ERR_NULL_ARGUMENT;
@@ -184,8 +186,7 @@ ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *w, const
                        "differ from those the plan was made for",
                        ug_dtype_name(w->layout.format.storage),
                        ug_method_name(w->layout.format.method), (int)w->layout.format.group_size,
-                       (long long)w->layout.n, (long long)w->layout.k,
-                       ug_backend_name(w->backend));
+                       (long long)w->layout.n, (long long)w->layout.k, ug_backend_name(w->backend));
     if (d->m == 0)
         return UG_OK;
     if (a == NULL || c == NULL)

@@ -1,6 +1,7 @@
 /*
- * types.c - data types, methods and backends: wire names, parsing, bit
- * widths; f16/bf16 conversions (round to nearest even, NaN kept); loading
+ * types.c - the traits tables of data types and methods (wire names, bits,
+ * code ranges, which arrays a method has) and the backends' names; parsing;
+ * f16/bf16 conversions (round to nearest even, NaN kept); loading
  * and storing float elements; reading canonical 4/8-bit codes.
  */
 #include <math.h>
@@ -8,32 +9,45 @@
 
 #include "internal.h"
 
-static const char *const dtype_names[UG_DTYPE_COUNT_] = {
-    [UG_DTYPE_NONE] = "none", [UG_F32] = "float32", [UG_F16] = "float16", [UG_BF16] = "bfloat16",
-    [UG_I4] = "int4",         [UG_U4] = "uint4",    [UG_I8] = "int8",     [UG_U8] = "uint8",
+static const ug_dtype_traits dtype_table[UG_DTYPE_COUNT_] = {
+    [UG_DTYPE_NONE] = {.name = "none"},
+    [UG_F32] = {.name = "float32", .bits = 32, .is_float = true},
+    [UG_F16] = {.name = "float16", .bits = 16, .is_float = true},
+    [UG_BF16] = {.name = "bfloat16", .bits = 16, .is_float = true},
+    [UG_I4] = {.name = "int4", .bits = 4, .is_code = true, .code_min = -8, .code_max = 7},
+    [UG_U4] = {.name = "uint4", .bits = 4, .is_code = true, .code_max = 15, .mid = 8},
+    [UG_I8] = {.name = "int8", .bits = 8, .is_code = true, .code_min = -128, .code_max = 127},
+    [UG_U8] = {.name = "uint8", .bits = 8, .is_code = true, .code_max = 255, .mid = 128},
 };
-static const int32_t dtype_bits[UG_DTYPE_COUNT_] = {
-    [UG_DTYPE_NONE] = 0, [UG_F32] = 32, [UG_F16] = 16, [UG_BF16] = 16,
-    [UG_I4] = 4,         [UG_U4] = 4,   [UG_I8] = 8,   [UG_U8] = 8,
-};
-static const char *const method_names[UG_METHOD_COUNT_] = {
-    [UG_METHOD_NONE] = "none",
-    [UG_METHOD_SCALE_BIAS] = "scale_bias",
-    [UG_METHOD_SCALE_ZERO] = "scale_zero",
-    [UG_METHOD_SYMMETRIC] = "symmetric",
+static const ug_method_traits method_table[UG_METHOD_COUNT_] = {
+    [UG_METHOD_NONE] = {.name = "none"},
+    [UG_METHOD_SCALE_BIAS] = {.name = "scale_bias", .alias = "mlx", .has_bias = true},
+    [UG_METHOD_SCALE_ZERO] = {.name = "scale_zero", .alias = "awq", .has_zero = true},
+    [UG_METHOD_SYMMETRIC] = {.name = "symmetric"},
 };
 static const char *const backend_names[UG_BACKEND_COUNT_] = {
-    [UG_BACKEND_AUTO] = "auto", [UG_BACKEND_REF] = "ref",
-    [UG_BACKEND_CPU] = "cpu",   [UG_BACKEND_CUDA] = "cuda",
+    [UG_BACKEND_AUTO] = "auto",
+    [UG_BACKEND_REF] = "ref",
+    [UG_BACKEND_CPU] = "cpu",
+    [UG_BACKEND_CUDA] = "cuda",
 };
+
+const ug_dtype_traits *ug_dtype_traits_of(ug_dtype d)
+{
+    return (int)d >= 0 && d < UG_DTYPE_COUNT_ ? &dtype_table[d] : NULL;
+}
+const ug_method_traits *ug_method_traits_of(ug_method m)
+{
+    return (int)m >= 0 && m < UG_METHOD_COUNT_ ? &method_table[m] : NULL;
+}
 
 const char *ug_dtype_name(ug_dtype d)
 {
-    return (int)d >= 0 && d < UG_DTYPE_COUNT_ ? dtype_names[d] : "?";
+    return ug_dtype_traits_of(d) ? dtype_table[d].name : "?";
 }
 const char *ug_method_name(ug_method m)
 {
-    return (int)m >= 0 && m < UG_METHOD_COUNT_ ? method_names[m] : "?";
+    return ug_method_traits_of(m) ? method_table[m].name : "?";
 }
 const char *ug_backend_name(ug_backend b)
 {
@@ -41,16 +55,7 @@ const char *ug_backend_name(ug_backend b)
 }
 int32_t ug_dtype_bits(ug_dtype d)
 {
-    return (int)d >= 0 && d < UG_DTYPE_COUNT_ ? dtype_bits[d] : 0;
-}
-
-/* Find `name` in a table of `count` names; -1 if absent. */
-static int find_name(const char *const *names, int count, const char *name)
-{
-    for (int i = 0; i < count; i++)
-        if (strcmp(names[i], name) == 0)
-            return i;
-    return -1;
+    return ug_dtype_traits_of(d) ? dtype_table[d].bits : 0;
 }
 
 ug_status ug_dtype_parse(ug_context *ctx, const char *name, ug_dtype *out)
@@ -58,14 +63,15 @@ ug_status ug_dtype_parse(ug_context *ctx, const char *name, ug_dtype *out)
     if (name == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_dtype_parse: %s is NULL",
                        name == NULL ? "name" : "out");
-    int i = find_name(dtype_names, UG_DTYPE_COUNT_, name);
-    if (i < 0)
-        return ug_fail(ctx, UG_ERR_UNKNOWN_NAME,
-                       "unknown data type '%.64s' (expected float32, float16, bfloat16, int4, "
-                       "uint4, int8, uint8 or none)",
-                       name);
-    *out = (ug_dtype)i;
-    return UG_OK;
+    for (int i = 0; i < UG_DTYPE_COUNT_; i++)
+        if (strcmp(dtype_table[i].name, name) == 0) {
+            *out = (ug_dtype)i;
+            return UG_OK;
+        }
+    return ug_fail(ctx, UG_ERR_UNKNOWN_NAME,
+                   "unknown data type '%.64s' (expected float32, float16, bfloat16, int4, uint4, "
+                   "int8, uint8 or none)",
+                   name);
 }
 
 ug_status ug_method_parse(ug_context *ctx, const char *name, ug_method *out)
@@ -73,18 +79,17 @@ ug_status ug_method_parse(ug_context *ctx, const char *name, ug_method *out)
     if (name == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_method_parse: %s is NULL",
                        name == NULL ? "name" : "out");
-    int i = find_name(method_names, UG_METHOD_COUNT_, name);
-    if (i < 0 && strcmp(name, "mlx") == 0)
-        i = UG_METHOD_SCALE_BIAS;
-    if (i < 0 && strcmp(name, "awq") == 0)
-        i = UG_METHOD_SCALE_ZERO;
-    if (i < 0)
-        return ug_fail(ctx, UG_ERR_UNKNOWN_NAME,
-                       "unknown quantization method '%.64s' (expected none, scale_bias (mlx), "
-                       "scale_zero (awq) or symmetric)",
-                       name);
-    *out = (ug_method)i;
-    return UG_OK;
+    for (int i = 0; i < UG_METHOD_COUNT_; i++) {
+        const ug_method_traits *t = &method_table[i];
+        if (strcmp(t->name, name) == 0 || (t->alias && strcmp(t->alias, name) == 0)) {
+            *out = (ug_method)i;
+            return UG_OK;
+        }
+    }
+    return ug_fail(ctx, UG_ERR_UNKNOWN_NAME,
+                   "unknown quantization method '%.64s' (expected none, scale_bias (mlx), "
+                   "scale_zero (awq) or symmetric)",
+                   name);
 }
 
 ug_status ug_backend_parse(ug_context *ctx, const char *name, ug_backend *out)
@@ -92,22 +97,23 @@ ug_status ug_backend_parse(ug_context *ctx, const char *name, ug_backend *out)
     if (name == NULL || out == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_backend_parse: %s is NULL",
                        name == NULL ? "name" : "out");
-    int i = find_name(backend_names, UG_BACKEND_COUNT_, name);
-    if (i < 0)
-        return ug_fail(ctx, UG_ERR_UNKNOWN_NAME,
-                       "unknown backend '%.64s' (expected auto, ref, cpu or cuda)", name);
-    *out = (ug_backend)i;
-    return UG_OK;
+    for (int i = 0; i < UG_BACKEND_COUNT_; i++)
+        if (strcmp(backend_names[i], name) == 0) {
+            *out = (ug_backend)i;
+            return UG_OK;
+        }
+    return ug_fail(ctx, UG_ERR_UNKNOWN_NAME,
+                   "unknown backend '%.64s' (expected auto, ref, cpu or cuda)", name);
 }
 
 bool ug_is_float(ug_dtype d)
 {
-    return d == UG_F32 || d == UG_F16 || d == UG_BF16;
+    return ug_dtype_traits_of(d) && dtype_table[d].is_float;
 }
 
 size_t ug_float_bytes(ug_dtype d)
 {
-    return d == UG_F32 ? 4 : (d == UG_F16 || d == UG_BF16) ? 2 : 0;
+    return ug_is_float(d) ? (size_t)dtype_table[d].bits / 8 : 0;
 }
 
 static uint32_t f32_bits(float x)

@@ -7,22 +7,20 @@
 
 #include "internal.h"
 
-/* Zero points of 4-bit formats must fit the code range; 8-bit ones always do. */
+/* Zero points are codes: each must lie in the storage type's code range
+ * (always true of the 8-bit ones, which fill their byte). */
 static ug_status check_zeros(ug_context *ctx, const ug_layout *L, const void *zeros)
 {
-    if (L->bits != 4)
-        return UG_OK;
     int64_t count = L->n * L->groups_per_row;
     for (int64_t i = 0; i < count; i++) {
-        int v = L->is_signed ? ((const int8_t *)zeros)[i] : ((const uint8_t *)zeros)[i];
-        bool ok = L->is_signed ? (v >= -8 && v <= 7) : (v <= 15);
-        if (!ok)
+        int32_t v = L->is_signed ? ((const int8_t *)zeros)[i] : ((const uint8_t *)zeros)[i];
+        if (v < L->code_min || v > L->code_max)
             return ug_fail(ctx, UG_ERR_INVALID_VALUE,
                            "weights: zero point %d at row %lld, group %lld is outside the %s "
-                           "range %s",
-                           v, (long long)(i / L->groups_per_row),
+                           "range %d..%d",
+                           (int)v, (long long)(i / L->groups_per_row),
                            (long long)(i % L->groups_per_row), ug_dtype_name(L->format.storage),
-                           L->is_signed ? "-8..7" : "0..15");
+                           (int)L->code_min, (int)L->code_max);
     }
     return UG_OK;
 }
@@ -39,25 +37,27 @@ static ug_status check_source_arrays(ug_context *ctx, const ug_weight_source *sr
     if (!L->quantized && src->scales != NULL)
         return ug_fail(ctx, UG_ERR_INVALID_VALUE,
                        "weights: scales given for full-precision weights (method none)");
-    if (m == UG_METHOD_SCALE_BIAS && src->biases == NULL)
+    if (L->biases_bytes && src->biases == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "weights: biases is NULL (method scale_bias)");
-    if (m != UG_METHOD_SCALE_BIAS && src->biases != NULL)
+    if (!L->biases_bytes && src->biases != NULL)
         return ug_fail(ctx, UG_ERR_INVALID_VALUE,
                        "weights: biases given, but method %s has none (did you mean scale_bias?)",
                        ug_method_name(m));
-    if (m == UG_METHOD_SCALE_ZERO && src->zeros == NULL)
+    if (L->zeros_bytes && src->zeros == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "weights: zeros is NULL (method scale_zero)");
-    if (m != UG_METHOD_SCALE_ZERO && src->zeros != NULL)
+    if (!L->zeros_bytes && src->zeros != NULL)
         return ug_fail(ctx, UG_ERR_INVALID_VALUE,
                        "weights: zeros given, but method %s has none (did you mean scale_zero?)",
                        ug_method_name(m));
-    ug_status st = ug_check_aligned(ctx, src->codes, L->quantized ? 1 : ug_float_bytes(L->format.storage),
-                                    "weights: codes");
+    ug_status st = ug_check_aligned(
+        ctx, src->codes, L->quantized ? 1 : ug_float_bytes(L->format.storage), "weights: codes");
     if (st == UG_OK)
-        st = ug_check_aligned(ctx, src->scales, ug_float_bytes(L->format.scale_type), "weights: scales");
+        st = ug_check_aligned(ctx, src->scales, ug_float_bytes(L->format.scale_type),
+                              "weights: scales");
     if (st == UG_OK)
-        st = ug_check_aligned(ctx, src->biases, ug_float_bytes(L->format.scale_type), "weights: biases");
-    if (st == UG_OK && m == UG_METHOD_SCALE_ZERO)
+        st = ug_check_aligned(ctx, src->biases, ug_float_bytes(L->format.scale_type),
+                              "weights: biases");
+    if (st == UG_OK && L->zeros_bytes)
         st = check_zeros(ctx, L, src->zeros);
     return st;
 }
@@ -121,8 +121,8 @@ ug_status ug_weights_describe(const ug_packed_weights *w, ug_weight_format *form
     return UG_OK;
 }
 
-ug_status ug_weights_unpack(ug_context *ctx, const ug_packed_weights *w, void *codes,
-                            void *scales, void *biases, void *zeros)
+ug_status ug_weights_unpack(ug_context *ctx, const ug_packed_weights *w, void *codes, void *scales,
+                            void *biases, void *zeros)
 {
     if (ctx == NULL)
         return UG_ERR_NULL_ARGUMENT;
@@ -130,11 +130,10 @@ ug_status ug_weights_unpack(ug_context *ctx, const ug_packed_weights *w, void *c
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_weights_unpack: %s is NULL",
                        w == NULL ? "weights" : "codes");
     const ug_layout *L = &w->layout;
-    if ((L->scales_bytes && !scales) || (L->biases_bytes && !biases) ||
-        (L->zeros_bytes && !zeros))
+    if ((L->scales_bytes && !scales) || (L->biases_bytes && !biases) || (L->zeros_bytes && !zeros))
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT,
                        "ug_weights_unpack: %s is NULL but method %s has it",
-                       L->scales_bytes && !scales ? "scales"
+                       L->scales_bytes && !scales   ? "scales"
                        : L->biases_bytes && !biases ? "biases"
                                                     : "zeros",
                        ug_method_name(L->format.method));
@@ -145,8 +144,9 @@ ug_status ug_weights_unpack(ug_context *ctx, const ug_packed_weights *w, void *c
                        ug_backend_name(w->backend), (int)w->device, ug_backend_name(ctx->backend),
                        (int)ctx->device);
     size_t scale_align = ug_float_bytes(L->format.scale_type);
-    ug_status st = ug_check_aligned(ctx, codes, L->quantized ? 1 : ug_float_bytes(L->format.storage),
-                                    "ug_weights_unpack: codes");
+    ug_status st =
+        ug_check_aligned(ctx, codes, L->quantized ? 1 : ug_float_bytes(L->format.storage),
+                         "ug_weights_unpack: codes");
     if (st == UG_OK)
         st = ug_check_aligned(ctx, scales, scale_align, "ug_weights_unpack: scales");
     if (st == UG_OK)

@@ -57,8 +57,8 @@ static int32_t clamp_round(double v, int32_t lo, int32_t hi)
 static group_params fit_group(const ug_layout *L, const float *x)
 {
     ug_dtype st = L->format.scale_type;
-    int32_t levels = (1 << L->bits) - 1;  /* n_bins */
-    int32_t half = 1 << (L->bits - 1);    /* shift between signed and unsigned grids */
+    int32_t levels = L->code_max - L->code_min; /* n_bins */
+    int32_t half = 1 << (L->bits - 1);          /* shift between signed and unsigned grids */
     double lo = x[0], hi = x[0], amax = 0.0;
     for (int64_t i = 0; i < L->group; i++) {
         lo = x[i] < lo ? x[i] : lo;
@@ -103,8 +103,7 @@ static group_params fit_group(const ug_layout *L, const float *x)
 
 static int32_t code_for(const ug_layout *L, const group_params *p, double w)
 {
-    int32_t half = 1 << (L->bits - 1);
-    int32_t lo = L->is_signed ? -half : 0, hi = L->is_signed ? half - 1 : 2 * half - 1;
+    int32_t lo = L->code_min, hi = L->code_max;
     if (p->scale == 0.0)
         return lo;
     switch (L->format.method) {
@@ -112,10 +111,8 @@ static int32_t code_for(const ug_layout *L, const group_params *p, double w)
         return clamp_round((w - p->bias) / p->scale, lo, hi);
     case UG_METHOD_SCALE_ZERO:
         return clamp_round(w / p->scale + p->zero, lo, hi);
-    default: { /* symmetric: the grid is s * (q - mid), mid = 0 for signed codes */
-        int32_t mid = L->is_signed ? 0 : half;
-        return clamp_round(w / p->scale + mid, lo, hi);
-    }
+    default: /* symmetric: the grid is s * (q - mid), mid = 0 for signed codes */
+        return clamp_round(w / p->scale + L->mid, lo, hi);
     }
 }
 
@@ -153,14 +150,16 @@ ug_status ug_quantize(ug_context *ctx, const ug_weight_format *format, int64_t n
 {
     if (format == NULL || w == NULL || codes == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_quantize: %s is NULL",
-                       format == NULL ? "format" : w == NULL ? "w" : "codes");
+                       format == NULL ? "format"
+                       : w == NULL    ? "w"
+                                      : "codes");
     ug_layout L;
     ug_status st = ug_layout_make(ctx, format, n, k, &L);
     if (st != UG_OK)
         return st;
     if ((L.scales_bytes && !scales) || (L.biases_bytes && !biases) || (L.zeros_bytes && !zeros))
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_quantize: %s is NULL but method %s has it",
-                       L.scales_bytes && !scales ? "scales"
+                       L.scales_bytes && !scales   ? "scales"
                        : L.biases_bytes && !biases ? "biases"
                                                    : "zeros",
                        ug_method_name(format->method));

@@ -105,7 +105,6 @@ void ug_ref_dequant_row(const ug_packed_weights *w, int64_t n, double *out)
         return;
     }
     const uint8_t *row = (const uint8_t *)r->codes + (size_t)n * (size_t)L->k * L->bits / 8;
-    int32_t mid = L->is_signed ? 0 : 1 << (L->bits - 1);
     for (int64_t g = 0; g < L->groups_per_row; g++) {
         int64_t gi = n * L->groups_per_row + g;
         double s = ug_load_float(r->scales, f->scale_type, gi);
@@ -116,7 +115,7 @@ void ug_ref_dequant_row(const ug_packed_weights *w, int64_t n, double *out)
         else if (f->method == UG_METHOD_SCALE_ZERO)
             z = L->is_signed ? ((const int8_t *)r->zeros)[gi] : ((const uint8_t *)r->zeros)[gi];
         else
-            z = mid; /* symmetric */
+            z = L->mid; /* symmetric */
         for (int64_t k = g * L->group; k < (g + 1) * L->group; k++) {
             int32_t q = ug_code_at(row, L->bits, L->is_signed, k);
             out[k] = f->method == UG_METHOD_SCALE_BIAS ? s * q + b : s * (double)(q - z);
@@ -157,8 +156,8 @@ ug_status ug_ref_execute(const ug_plan *plan, const ug_packed_weights *w, const 
     double *buf = malloc(per_thread * sizeof(double) * (size_t)threads);
     if (buf == NULL)
         return ug_fail(plan->ctx, UG_ERR_OUT_OF_MEMORY,
-                       "ref backend: out of host memory for %d thread buffers of k = %lld",
-                       threads, (long long)K);
+                       "ref backend: out of host memory for %d thread buffers of k = %lld", threads,
+                       (long long)K);
     bool parallel = (double)d->m * (double)d->n * (double)K >= REF_PARALLEL_MIN_MACS;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
     for (int64_t blk = 0; blk < blocks; blk++) {
@@ -212,8 +211,7 @@ static ug_status ref_plan_init(ug_context *ctx, ug_plan *plan, const char *force
 {
     if (forced != NULL && strcmp(forced, "reference") != 0)
         return ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                       "schedule '%.64s' is unknown to backend ref (it offers: reference)",
-                       forced);
+                       "schedule '%.64s' is unknown to backend ref (it offers: reference)", forced);
     plan->schedule = "reference";
     plan->workspace_bytes = 0;
     return UG_OK;
