@@ -219,7 +219,8 @@ typedef struct ug_weight_source {
 } ug_weight_source;
 
 #define UG_WEIGHT_SOURCE_INIT \
-    {UG_STRUCT_VERSION, {UG_DTYPE_NONE, UG_METHOD_NONE, 0, UG_DTYPE_NONE}, 0, 0, NULL, NULL, NULL, NULL}
+    {UG_STRUCT_VERSION, {UG_DTYPE_NONE, UG_METHOD_NONE, 0, UG_DTYPE_NONE}, 0, 0, \
+     NULL, NULL, NULL, NULL}
 
 typedef struct ug_packed_weights ug_packed_weights;
 
