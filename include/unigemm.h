@@ -300,7 +300,9 @@ ug_status ug_plan_workspace_size(const ug_plan *plan, size_t *bytes);
 /* Run the plan. `weights` must have the format and shape the plan was made
  * for. A, C, bias and workspace are host pointers for cpu/ref and device
  * pointers for cuda (launched on the context's stream, asynchronously, with
- * no allocation and no synchronization). bias is ignored unless has_bias. */
+ * no allocation and no synchronization). bias is ignored unless has_bias.
+ * The cpu and ref backends may allocate host scratch memory here; they fail
+ * with UG_ERR_OUT_OF_MEMORY before writing C if it cannot be had. */
 ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *weights, const void *a,
                           void *c, const void *bias, void *workspace, size_t workspace_size);
 
