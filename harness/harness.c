@@ -264,6 +264,23 @@ double hx_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+ug_gemm_desc hx_case_desc(const hx_case *c)
+{
+    ug_gemm_desc d = UG_GEMM_DESC_INIT;
+    d.m = c->m;
+    d.n = c->n;
+    d.k = c->k;
+    d.a_type = c->a_type;
+    d.c_type = c->c_type;
+    d.lda = c->lda;
+    d.ldc = c->ldc;
+    d.has_bias = c->has_bias;
+    d.bias_type = c->bias_type;
+    d.alpha = c->alpha;
+    d.beta = c->beta;
+    return d;
+}
+
 /* Everything one case allocates, freed in one place. */
 typedef struct case_buffers {
     hx_weights hw;
@@ -383,18 +400,7 @@ hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, h
     memcpy(b.c_test, c_init, c_bytes);
     memcpy(b.c_ref, c_init, c_bytes);
 
-    ug_gemm_desc d = UG_GEMM_DESC_INIT;
-    d.m = c->m;
-    d.n = c->n;
-    d.k = c->k;
-    d.a_type = c->a_type;
-    d.c_type = c->c_type;
-    d.lda = c->lda;
-    d.ldc = c->ldc;
-    d.has_bias = c->has_bias;
-    d.bias_type = c->bias_type;
-    d.alpha = c->alpha;
-    d.beta = c->beta;
+    ug_gemm_desc d = hx_case_desc(c);
     size_t ws_bytes = 0;
     bool ok = true;
     if ((st = ug_weights_pack(ctx, &b.hw.src, &b.w_test)) != UG_OK)

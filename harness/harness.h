@@ -66,6 +66,10 @@ typedef struct hx_case {
     float alpha, beta;
 } hx_case;
 
+/* The GEMM descriptor of a case (every field of the case, alpha included:
+ * a case written with designated initializers must set alpha itself). */
+ug_gemm_desc hx_case_desc(const hx_case *c);
+
 typedef struct hx_result {
     bool pass;
     double rel_l2, max_abs, ref_max_abs;

@@ -181,12 +181,7 @@ static void run_case(ug_context *ctx, const hx_weights *hw, const hx_case *c, co
 {
     ug_packed_weights *w = NULL;
     ug_plan *plan = NULL;
-    ug_gemm_desc d = UG_GEMM_DESC_INIT;
-    d.m = c->m;
-    d.n = c->n;
-    d.k = c->k;
-    d.a_type = c->a_type;
-    d.c_type = c->c_type;
+    ug_gemm_desc d = hx_case_desc(c);
     assert_int_equal(ug_weights_pack(ctx, &hw->src, &w), UG_OK);
     assert_int_equal(ug_plan_create(ctx, &d, w, NULL, &plan), UG_OK);
     ug_status st = ug_plan_execute(plan, w, a, out, NULL, NULL, 0);
@@ -208,7 +203,7 @@ static void test_harness_rejects_one_wrong_element(void **state)
             hx_case c = {
                 .format = {UG_U4, UG_METHOD_SCALE_ZERO, 32, UG_F16},
                 .m = 3, .n = 17, .k = 96,
-                .a_type = UG_BF16, .c_type = float_types[ci],
+                .a_type = UG_BF16, .c_type = float_types[ci], .alpha = 1.0f,
             };
             hx_weights hw;
             assert_int_equal(hx_weights_make(ctx, &c.format, c.n, c.k, &r, &hw), UG_OK);
