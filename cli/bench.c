@@ -1,5 +1,7 @@
 /*
- * bench.c - the benchmark engine behind `unigemm bench` and `unigemm demo`.
+ * bench.c - the benchmark engine behind `unigemm bench` and `unigemm demo`
+ * for the CPU backends (cpu, ref); bench_run_one hands the cuda backend to
+ * bench_cuda.c, which times with CUDA events against cuBLAS.
  *
  * One shape: A [M][K] and C [M][N] of the activation type, W [N][K] of any
  * weight format. It is timed on the configured backend and, on the same
@@ -471,6 +473,12 @@ int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m,
         snprintf(err, err_size, "act = %s (float32, float16 or bfloat16)", ug_dtype_name(cfg->act));
         return -1;
     }
+    if (cfg->backend == UG_BACKEND_CUDA)
+        return bench_cuda_run_one(cfg, mach, m, row, err, err_size);
+    if (cfg->backend == UG_BACKEND_AUTO) {
+        snprintf(err, err_size, "backend auto: resolve it first (ug_context_backend)");
+        return -1;
+    }
     if (mach->read_gbps <= 0.0 || mach->peak_gflops <= 0.0) {
         snprintf(err, err_size, "the machine's ceilings were not measured");
         return -1;
@@ -493,7 +501,7 @@ void bench_print_header(FILE *f)
 {
     fprintf(f, "%-7s %-8s %6s %6s %6s  %-20s %4s %12s %9s %8s %10s %8s %12s %8s  %s\n", "backend",
             "act", "M", "N", "K", "schedule", "reps", "median_us", "TFLOP/s", "W_GB/s", "floor_us",
-            "x_floor", "sgemm_us", "speedup", "weights");
+            "x_floor", "baseline_us", "speedup", "weights");
 }
 
 void bench_print_row(FILE *f, const bench_row *r)

@@ -1,6 +1,7 @@
 /*
  * cli.h - the `unigemm` command's subcommands and the benchmark engine that
- * `bench` and `demo` share.
+ * `bench` and `demo` share: bench.c and ceilings.c for the CPU backends,
+ * bench_cuda.c for the cuda backend (bench_no_cuda.c in builds without CUDA).
  */
 #ifndef UG_CLI_H
 #define UG_CLI_H
@@ -15,8 +16,10 @@ int cmd_verify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
-/* Ceilings the same run measures: read bandwidth over a buffer far larger
- * than the last-level cache, and the peak f32 FMA rate, with `threads`. */
+/* Ceilings the same run measures. CPU (bench_measure_machine): read
+ * bandwidth over a buffer far larger than the last-level cache, and the peak
+ * f32 FMA rate, with `threads`. GPU (bench_cuda_measure_machine): the
+ * device-to-device copy bandwidth and the L2 size; the CPU fields stay 0. */
 typedef struct bench_machine {
     int threads;
     double read_gbps;     /* GB/s (1e9 bytes) */
@@ -24,6 +27,12 @@ typedef struct bench_machine {
     size_t llc_bytes;     /* last-level cache size used to size rotations */
     size_t read_bytes;    /* size of the buffer the bandwidth was read from */
     const char *peak_isa; /* the FMA loop's instruction set ("avx512f", "avx2+fma", ...) */
+    /* cuda only */
+    int device;            /* CUDA ordinal the ceilings were measured on */
+    char device_name[256]; /* cudaDeviceProp.name */
+    size_t l2_bytes;       /* L2 size, used to size rotations on the GPU */
+    double copy_gbps;      /* cudaMemcpyAsync device to device, read + write counted, GB/s */
+    size_t copy_bytes;     /* size of the copied buffer */
 } bench_machine;
 
 typedef struct bench_config {
@@ -51,12 +60,28 @@ typedef struct bench_row {
 
 int bench_measure_machine(int threads, bench_machine *out);
 /* Time cfg at one M on its backend and the dense baseline; fill *row. Returns
- * 0, or non-zero with a message in err. */
+ * 0, or non-zero with a message in err. cfg->backend must be resolved (not
+ * auto); cuda goes to bench_cuda_run_one, and `mach` must then come from
+ * bench_cuda_measure_machine. */
 int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m, bench_row *row,
                   char *err, size_t err_size);
 void bench_print_header(FILE *f);
 void bench_print_row(FILE *f, const bench_row *row);
 /* Append rows to a CSV file (the header is written when the file is new). */
 int bench_write_csv(const char *path, const bench_row *rows, size_t count);
+
+/* The cuda side (bench_cuda.c). In a build without CUDA each of these fails
+ * with a message saying so (bench_no_cuda.c). */
+
+/* Default timed repetitions on the GPU. */
+#define BENCH_CUDA_DEFAULT_REPS 50
+/* Measure device `device`'s copy bandwidth and read its L2 size and name.
+ * Returns 0, or non-zero with a message naming the failed call in err. */
+int bench_cuda_measure_machine(int device, bench_machine *out, char *err, size_t err_size);
+/* bench_run_one on the cuda backend, against cuBLAS bf16 GEMM. */
+int bench_cuda_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m,
+                       bench_row *row, char *err, size_t err_size);
+/* Lines for `unigemm info`: CUDA runtime and driver versions, cuBLAS. */
+void bench_cuda_print_info(FILE *f);
 
 #endif /* UG_CLI_H */

@@ -3,7 +3,9 @@
  * --act T [--csv FILE] [--threads N] [--reps N] [--seed N]`: checks the
  * options (a context for the backend, the weight format against K), measures
  * the machine's ceilings, then times each M of the list with bench_run_one
- * and prints a table row per M, appending it to FILE with --csv.
+ * and prints a table row per M, appending it to FILE with --csv. On the cuda
+ * backend the ceilings are the GPU's (bench_cuda_measure_machine: copy
+ * bandwidth, L2) and the baseline is cuBLAS bf16 GEMM (bench_cuda.c).
  * Bad arguments exit 2 with the usage; library and I/O failures exit 1.
  * Options take their value as the next argument or after '='.
  */
@@ -41,7 +43,8 @@ static void bench_usage(FILE *f)
                "  --csv FILE      append one row per M (header when FILE is new or empty)\n"
                "  --threads N     CPU threads for the backend, the baseline and the ceilings\n"
                "                  (default 0: all)\n"
-               "  --reps N        timed repetitions, median reported (default 5)\n"
+               "  --reps N        timed repetitions, median reported (default 5 on the CPU,\n"
+               "                  50 on cuda, where each is one call timed by CUDA events)\n"
                "  --seed N        seed of the random weights and activations (default 1)\n");
 }
 
@@ -184,7 +187,7 @@ int cmd_bench(int argc, char **argv)
             bench_usage(stdout);
             return 0;
         }
-    bench_args a = {.reps = 5, .seed = 1};
+    bench_args a = {.reps = 0, .seed = 1}; /* reps 0: the backend's default */
     char err[1024];
     if (!parse_args(argc, argv, &a, err, sizeof err))
         return bad_argument(err);
@@ -226,6 +229,16 @@ int cmd_bench(int argc, char **argv)
     cfg.backend = ug_context_backend(ctx);
     cfg.threads = ug_context_num_threads(ctx);
     ug_context_destroy(ctx);
+    bool gpu = cfg.backend == UG_BACKEND_CUDA;
+    if (gpu && cfg.act == UG_F32) {
+        snprintf(err, sizeof err,
+                 "--act float32: the cuda backend%s takes float16 or bfloat16 activations "
+                 "(float32 runs on --backend cpu)",
+                 strcmp(a.backend, "auto") == 0 ? " (which --backend auto chose)" : "");
+        return bad_argument(err);
+    }
+    if (cfg.reps == 0)
+        cfg.reps = gpu ? BENCH_CUDA_DEFAULT_REPS : 5;
 
     if (a.csv != NULL) {
         FILE *f = fopen(a.csv, "a");
@@ -238,7 +251,12 @@ int cmd_bench(int argc, char **argv)
 
     double start = hx_now();
     bench_machine mach;
-    if (bench_measure_machine(cfg.threads, &mach) != 0) {
+    if (gpu) {
+        if (bench_cuda_measure_machine(0, &mach, err, sizeof err) != 0) {
+            fprintf(stderr, "unigemm bench: measuring the GPU's copy bandwidth: %s\n", err);
+            return 1;
+        }
+    } else if (bench_measure_machine(cfg.threads, &mach) != 0) {
         fprintf(stderr, "unigemm bench: could not measure the machine's ceilings\n");
         return 1;
     }
@@ -247,10 +265,16 @@ int cmd_bench(int argc, char **argv)
     printf("unigemm %s bench: backend %s, weights %s, act %s, N = %lld, K = %lld, seed %llu\n",
            ug_version(), ug_backend_name(cfg.backend), spec, ug_dtype_name(cfg.act),
            (long long)cfg.n, (long long)cfg.k, (unsigned long long)cfg.seed);
-    printf("ceilings measured now: read %.1f GB/s (%zu MiB buffer), peak f32 %.1f GFLOP/s "
-           "(%s), %d threads, LLC %.1f MiB\n",
-           mach.read_gbps, mach.read_bytes >> 20, mach.peak_gflops, mach.peak_isa, mach.threads,
-           (double)mach.llc_bytes / (1 << 20));
+    if (gpu)
+        printf("ceilings measured now on device %d (%s): device-to-device copy %.1f GB/s "
+               "(read + write, %zu MiB buffer), L2 %.0f MiB; baseline cuBLAS bf16 GEMM\n",
+               mach.device, mach.device_name, mach.copy_gbps, mach.copy_bytes >> 20,
+               (double)mach.l2_bytes / (1 << 20));
+    else
+        printf("ceilings measured now: read %.1f GB/s (%zu MiB buffer), peak f32 %.1f GFLOP/s "
+               "(%s), %d threads, LLC %.1f MiB; baseline OpenBLAS sgemm\n",
+               mach.read_gbps, mach.read_bytes >> 20, mach.peak_gflops, mach.peak_isa, mach.threads,
+               (double)mach.llc_bytes / (1 << 20));
     fflush(stdout);
 
     for (size_t i = 0; i < a.m_count; i++) {

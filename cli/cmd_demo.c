@@ -4,7 +4,10 @@
  * storage x method (group 128, f16 scales) and in full precision, each
  * quantized from the same kind of random weights, run on the best available
  * backend, checked against the oracle at M = 1, then timed at M = 1 and 16
- * against the dense baseline (OpenBLAS sgemm on the CPU).
+ * against the dense baseline: OpenBLAS sgemm with f32 activations on the
+ * CPU; on the cuda backend (what auto picks where a usable GPU exists) bf16
+ * activations in device buffers (hx_check_case stages them for the check),
+ * timed with CUDA events against cuBLAS bf16 GEMM (bench_cuda.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,16 +78,27 @@ int cmd_demo(int argc, char **argv)
     }
     backend = ug_context_backend(ctx);
     int threads = ug_context_num_threads(ctx);
-    printf("unigemm %s demo: layer K = %d, N = %d on backend %s, %d thread(s)\n", ug_version(),
-           DEMO_K, DEMO_N, ug_backend_name(backend), threads);
+    bool gpu = backend == UG_BACKEND_CUDA;
+    /* the cuda backend takes f16/bf16 activations only */
+    ug_dtype act = gpu ? UG_BF16 : UG_F32;
 
     bench_machine mach;
-    if (bench_measure_machine(threads, &mach) != 0) {
-        fprintf(stderr, "unigemm demo: could not measure the machine's ceilings\n");
+    int measured = gpu ? bench_cuda_measure_machine(0, &mach, err, sizeof err)
+                       : bench_measure_machine(threads, &mach);
+    if (measured != 0) {
+        fprintf(stderr, "unigemm demo: could not measure the machine's ceilings%s%s\n",
+                gpu ? ": " : "", gpu ? err : "");
         ug_context_destroy(ctx);
         ug_context_destroy(oracle);
         return 1;
     }
+    if (gpu)
+        printf("unigemm %s demo: layer K = %d, N = %d on backend cuda, device %d (%s), %s "
+               "activations\n",
+               ug_version(), DEMO_K, DEMO_N, mach.device, mach.device_name, ug_dtype_name(act));
+    else
+        printf("unigemm %s demo: layer K = %d, N = %d on backend %s, %d thread(s)\n", ug_version(),
+               DEMO_K, DEMO_N, ug_backend_name(backend), threads);
     uint64_t seed = (uint64_t)time(NULL);
     hx_rng rng = hx_rng_seed(seed);
     size_t nspecs = sizeof demo_specs / sizeof demo_specs[0];
@@ -102,16 +116,23 @@ int cmd_demo(int argc, char **argv)
                      .m = 1,
                      .n = DEMO_N,
                      .k = DEMO_K,
-                     .a_type = UG_F32,
-                     .c_type = UG_F32,
+                     .a_type = act,
+                     .c_type = act,
                      .bias_type = UG_F32,
                      .alpha = 1.0f};
-        hx_result r = hx_check_case(ctx, oracle, &c, &rng);
+        hx_result r = hx_check_case(ctx, oracle, &c, &rng); /* device buffers on cuda */
         printf("  %-44s %s  rel_l2 %.2e%s%s\n", demo_specs[i], r.pass ? "ok  " : "FAIL", r.rel_l2,
                r.pass ? "" : "  ", r.pass ? "" : r.message);
         failed += !r.pass;
     }
-    printf("\ntimings (median; floor = fewest bytes / measured bandwidth or flops / peak):\n");
+    if (gpu)
+        printf("\ntimings (median of per-call CUDA event times; floor = fewest bytes / "
+               "measured copy bandwidth %.0f GB/s;\n baseline cuBLAS bf16 GEMM on the "
+               "dequantized weights):\n",
+               mach.copy_gbps);
+    else
+        printf("\ntimings (median; floor = fewest bytes / measured bandwidth or flops / peak;\n"
+               " baseline OpenBLAS sgemm on the dequantized weights):\n");
     bench_print_header(stdout);
     static const int64_t ms[] = {1, 16};
     for (size_t i = 0; i < nspecs; i++) {
@@ -119,8 +140,8 @@ int cmd_demo(int argc, char **argv)
                             .threads = threads,
                             .n = DEMO_N,
                             .k = DEMO_K,
-                            .act = UG_F32,
-                            .reps = 3,
+                            .act = act,
+                            .reps = gpu ? 20 : 3,
                             .seed = seed + i};
         hx_format_parse(demo_specs[i], &cfg.weights, err, sizeof err);
         for (size_t j = 0; j < 2; j++) {

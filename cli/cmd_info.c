@@ -1,6 +1,7 @@
 /*
  * cmd_info.c - `unigemm info`: library version, the backends and what each
- * runs on this machine, CPU model and SIMD features, CUDA devices.
+ * runs on this machine, CPU model and SIMD features, CUDA devices, and the
+ * CUDA runtime, driver and cuBLAS versions the command's cuda bench uses.
  */
 #include <stdio.h>
 #include <string.h>
@@ -92,5 +93,6 @@ int cmd_info(int argc, char **argv)
         ug_cuda_device_describe(i, line, sizeof line);
         printf("  %s\n", line);
     }
+    bench_cuda_print_info(stdout);
     return 0;
 }

@@ -10,7 +10,8 @@ int main(void) {
     float *w = malloc(sizeof(float) * N * K), x[M * K], y[M * N];
     for (int i = 0; i < N * K; i++) w[i] = (float)((i * 37) % 101 - 50) / 500.0f;
     for (int i = 0; i < M * K; i++) x[i] = (float)((i * 13) % 7 - 3) / 3.0f;
-    ug_context_options opt = UG_CONTEXT_OPTIONS_INIT;          /* backend auto */
+    ug_context_options opt = UG_CONTEXT_OPTIONS_INIT;
+    opt.backend = UG_BACKEND_CPU;  /* host buffers here; cuda takes device buffers (docs/cuda.md) */
     ug_context *ctx; char err[256];
     if (ug_context_create(&opt, &ctx, err, sizeof err) != UG_OK) { puts(err); return 1; }
     ug_weight_source_sizes(ctx, &fmt, N, K, &cb, &sb, NULL, &zb);

@@ -1,13 +1,19 @@
 /*
  * harness.c - random inputs, random weights of every format, the format
  * list and SPEC syntax, and one GEMM case checked against the oracle.
- * Shapes: A [M][lda], weights [N][K], C [M][ldc]; all host memory.
+ * Shapes: A [M][lda], weights [N][K], C [M][ldc]; host memory, staged
+ * through device buffers of exactly their spans for a cuda context (the
+ * CUDA runtime is used only where UG_HAVE_CUDA is defined).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#ifdef UG_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
 
 #include "harness.h"
 
@@ -255,6 +261,23 @@ void hx_tolerance(ug_backend backend, const hx_case *c, double *rel_l2, double *
         *max_rel = 1.6e-2;
         break;
     }
+    /* cuda feeds the tensor cores in the activation type: scales and biases
+     * are rounded to it and each dequantized weight is rounded to it once,
+     * where the oracle keeps them exact. Every product then carries a
+     * relative error of up to 2^-8 (bf16) or 2^-11 (f16) in its weight
+     * factor, which is more than an f32 or f16 output's rounding: take the
+     * coarser of the output's bound and the bound of the activation type as
+     * an output. Such errors scale with the size of the products, not of
+     * their sum, and a group's rounded bias (scale_bias) adds to every
+     * weight of the group, so hx_check_case judges cuda by the scaled rule
+     * (hx_compare_scaled with hx_product_scale); test_gemm checks on the CPU
+     * that the rule passes an emulation of these numerics on random cases. */
+    if (backend == UG_BACKEND_CUDA) {
+        double a_l2 = c->a_type == UG_BF16 ? 6e-3 : 2e-3;
+        double a_max = c->a_type == UG_BF16 ? 1.6e-2 : 4e-3;
+        *rel_l2 = fmax(*rel_l2, a_l2);
+        *max_rel = fmax(*max_rel, a_max);
+    }
 }
 
 double hx_now(void)
@@ -281,12 +304,174 @@ ug_gemm_desc hx_case_desc(const hx_case *c)
     return d;
 }
 
+bool hx_case_supported(ug_backend backend, const hx_case *c)
+{
+    return !(backend == UG_BACKEND_CUDA && c->a_type == UG_F32);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Device buffers                                                             */
+/* ------------------------------------------------------------------------ */
+
+#ifdef UG_HAVE_CUDA
+/* False with "<call>: <CUDA's text>" in msg unless err is cudaSuccess; the
+ * runtime's last-error slot is cleared so a later check starts afresh. */
+static bool cuda_ok(cudaError_t err, const char *call, char *msg, size_t msg_size)
+{
+    if (err == cudaSuccess)
+        return true;
+    if (msg && msg_size)
+        snprintf(msg, msg_size, "%s: %s (%s)", call, cudaGetErrorString(err),
+                 cudaGetErrorName(err));
+    cudaGetLastError();
+    return false;
+}
+
+bool hx_dev_alloc(void **p, size_t bytes, char *msg, size_t msg_size)
+{
+    *p = NULL;
+    if (bytes == 0)
+        return true;
+    char call[64];
+    snprintf(call, sizeof call, "cudaMalloc(%zu bytes)", bytes);
+    return cuda_ok(cudaMalloc(p, bytes), call, msg, msg_size);
+}
+
+void hx_dev_free(void *p)
+{
+    if (p != NULL)
+        cudaFree(p);
+}
+
+bool hx_dev_upload(void *dev, const void *host, size_t bytes, char *msg, size_t msg_size)
+{
+    if (bytes == 0)
+        return true;
+    char call[80];
+    snprintf(call, sizeof call, "cudaMemcpy(%zu bytes, host to device)", bytes);
+    return cuda_ok(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice), call, msg, msg_size);
+}
+
+bool hx_dev_download(void *host, const void *dev, size_t bytes, char *msg, size_t msg_size)
+{
+    if (bytes == 0)
+        return true;
+    char call[80];
+    snprintf(call, sizeof call, "cudaMemcpy(%zu bytes, device to host)", bytes);
+    return cuda_ok(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost), call, msg, msg_size);
+}
+
+bool hx_dev_sync(char *msg, size_t msg_size)
+{
+    return cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize", msg, msg_size);
+}
+#else
+static bool no_cuda(char *msg, size_t msg_size)
+{
+    if (msg && msg_size)
+        snprintf(msg, msg_size, "this build has no CUDA runtime (configured without nvcc)");
+    return false;
+}
+
+bool hx_dev_alloc(void **p, size_t bytes, char *msg, size_t msg_size)
+{
+    *p = NULL;
+    return no_cuda(msg, msg_size);
+}
+
+void hx_dev_free(void *p)
+{
+    (void)p;
+}
+
+bool hx_dev_upload(void *dev, const void *host, size_t bytes, char *msg, size_t msg_size)
+{
+    return no_cuda(msg, msg_size);
+}
+
+bool hx_dev_download(void *host, const void *dev, size_t bytes, char *msg, size_t msg_size)
+{
+    return no_cuda(msg, msg_size);
+}
+
+bool hx_dev_sync(char *msg, size_t msg_size)
+{
+    return no_cuda(msg, msg_size);
+}
+#endif
+
+/* Bytes from the first element of a strided [rows][ld] array to one past
+ * the last element of its last row (0 for no rows). */
+static size_t span_bytes(int64_t rows, int64_t cols, int64_t ld, size_t esz)
+{
+    return rows > 0 ? ((size_t)(rows - 1) * (size_t)ld + (size_t)cols) * esz : 0;
+}
+
+static bool fail_call(char *msg, size_t msg_size, const char *what, ug_status st, ug_context *ctx)
+{
+    snprintf(msg, msg_size, "%s: %s (%s)", what, ug_status_str(st), ug_context_last_error(ctx));
+    return false;
+}
+
+bool hx_execute(ug_context *ctx, const ug_plan *plan, const ug_packed_weights *w,
+                const ug_gemm_desc *d, const void *a, void *c, const void *bias, char *msg,
+                size_t msg_size)
+{
+    size_t ws_bytes = 0;
+    ug_status st = ug_plan_workspace_size(plan, &ws_bytes);
+    if (st != UG_OK)
+        return fail_call(msg, msg_size, "workspace size", st, ctx);
+    if (ug_context_backend(ctx) != UG_BACKEND_CUDA) {
+        void *ws = NULL;
+        if (ws_bytes && (ws = malloc(ws_bytes)) == NULL) {
+            snprintf(msg, msg_size, "workspace: out of host memory (%zu bytes)", ws_bytes);
+            return false;
+        }
+        st = ug_plan_execute(plan, w, a, c, bias, ws, ws_bytes);
+        free(ws);
+        return st == UG_OK || fail_call(msg, msg_size, "execute", st, ctx);
+    }
+    /* cuda: device copies of exactly the spans, so that a read or write past
+     * them is an error under compute-sanitizer; C goes down with its padding
+     * between rows and comes back whole, so the caller sees any write there. */
+    int64_t lda = d->lda ? d->lda : d->k, ldc = d->ldc ? d->ldc : d->n;
+    size_t a_bytes = span_bytes(d->m, d->k, lda, fbytes(d->a_type));
+    size_t c_bytes = span_bytes(d->m, d->n, ldc, fbytes(d->c_type));
+    size_t bias_bytes = d->has_bias ? (size_t)d->n * fbytes(d->bias_type) : 0;
+    void *da = NULL, *dc = NULL, *dbias = NULL, *dws = NULL;
+    bool ok = hx_dev_alloc(&da, a_bytes, msg, msg_size) &&
+              hx_dev_alloc(&dc, c_bytes, msg, msg_size) &&
+              hx_dev_alloc(&dbias, bias_bytes, msg, msg_size) &&
+              hx_dev_alloc(&dws, ws_bytes, msg, msg_size) &&
+              hx_dev_upload(da, a, a_bytes, msg, msg_size) &&
+              hx_dev_upload(dc, c, c_bytes, msg, msg_size) &&
+              hx_dev_upload(dbias, bias, bias_bytes, msg, msg_size) &&
+              hx_dev_sync(msg, msg_size); /* the copies are done before the stream runs */
+    if (ok && (st = ug_plan_execute(plan, w, da, dc, dbias, dws, ws_bytes)) != UG_OK)
+        ok = fail_call(msg, msg_size, "execute", st, ctx);
+    /* execute is asynchronous: a fault in its kernels shows up here */
+    char why[256];
+    if (ok && !(hx_dev_sync(why, sizeof why) && hx_dev_download(c, dc, c_bytes, why, sizeof why))) {
+        snprintf(msg, msg_size, "after execute: %s", why);
+        ok = false;
+    }
+    hx_dev_free(da);
+    hx_dev_free(dc);
+    hx_dev_free(dbias);
+    hx_dev_free(dws);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One case against the oracle                                                */
+/* ------------------------------------------------------------------------ */
+
 /* Everything one case allocates, freed in one place. */
 typedef struct case_buffers {
     hx_weights hw;
     ug_packed_weights *w_test, *w_ref;
     ug_plan *p_test, *p_ref;
-    void *a, *bias, *c_test, *c_ref, *ws;
+    void *a, *bias, *c_test, *c_ref;
 } case_buffers;
 
 static void free_buffers(case_buffers *b)
@@ -300,23 +485,21 @@ static void free_buffers(case_buffers *b)
     free(b->bias);
     free(b->c_test);
     free(b->c_ref);
-    free(b->ws);
 }
 
 static bool fail_status(hx_result *res, const char *what, ug_status st, ug_context *ctx)
 {
-    snprintf(res->message, sizeof res->message, "%s: %s (%s)", what, ug_status_str(st),
-             ug_context_last_error(ctx));
-    return false;
+    return fail_call(res->message, sizeof res->message, what, st, ctx);
 }
 
-bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out, const void *ref,
-                const void *pad_expect, hx_result *res)
+/* hx_compare, with D = |ref| when scale is NULL, else max(|ref|, scale). */
+static bool compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out,
+                    const void *ref, const double *scale, const void *pad_expect, hx_result *res)
 {
     hx_tolerance(backend, c, &res->tol_rel_l2, &res->tol_max_abs);
     res->pass = false;
     double err2 = 0.0, ref2 = 0.0, max_abs = 0.0, ref_max = 0.0;
-    int64_t nan_bad = 0, first_bad = -1;
+    int64_t nan_bad = 0, first_bad = -1, finite = 0;
     for (int64_t i = 0; i < c->m; i++)
         for (int64_t j = 0; j < c->n; j++) {
             size_t at = (size_t)(i * ldc + j);
@@ -330,12 +513,17 @@ bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *o
                 }
                 continue;
             }
-            double d = fabs(o - r);
+            double d = fabs(o - r), size = fabs(r);
+            if (scale != NULL && scale[i * c->n + j] > size)
+                size = scale[i * c->n + j];
             err2 += d * d;
-            ref2 += r * r;
+            ref2 += size * size;
             max_abs = d > max_abs ? d : max_abs;
-            ref_max = fabs(r) > ref_max ? fabs(r) : ref_max;
+            ref_max = size > ref_max ? size : ref_max;
+            finite++;
         }
+    if (scale != NULL && finite > 0 && finite < 32)
+        res->tol_rel_l2 = fmin(res->tol_max_abs, res->tol_rel_l2 * sqrt(32.0 / (double)finite));
     res->rel_l2 = ref2 > 0 ? sqrt(err2 / ref2) : sqrt(err2);
     res->max_abs = max_abs;
     res->ref_max_abs = ref_max;
@@ -357,18 +545,89 @@ bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *o
     }
     if (res->rel_l2 > res->tol_rel_l2 || max_abs > res->tol_max_abs * (ref_max > 0 ? ref_max : 1)) {
         snprintf(res->message, sizeof res->message,
-                 "error too large: rel_l2 %.3g (tol %.3g), max_abs %.3g (tol %.3g x max|ref| "
+                 "error too large: rel_l2 %.3g (tol %.3g), max_abs %.3g (tol %.3g x max|%s| "
                  "%.3g)",
-                 res->rel_l2, res->tol_rel_l2, max_abs, res->tol_max_abs, ref_max);
+                 res->rel_l2, res->tol_rel_l2, max_abs, res->tol_max_abs, scale ? "D" : "ref",
+                 ref_max);
         return false;
     }
     res->pass = true;
     return true;
 }
 
+bool hx_compare(const hx_case *c, ug_backend backend, int64_t ldc, const void *out, const void *ref,
+                const void *pad_expect, hx_result *res)
+{
+    return compare(c, backend, ldc, out, ref, NULL, pad_expect, res);
+}
+
+bool hx_compare_scaled(const hx_case *c, ug_backend backend, int64_t ldc, const void *out,
+                       const void *ref, const double *scale, const void *pad_expect, hx_result *res)
+{
+    return compare(c, backend, ldc, out, ref, scale, pad_expect, res);
+}
+
+bool hx_product_scale(ug_context *oracle, const ug_packed_weights *w_ref, const hx_weights *hw,
+                      const hx_case *c, const void *a, double *scale, char *msg, size_t msg_size)
+{
+    int64_t m = c->m, n = c->n, k = c->k, lda = c->lda ? c->lda : c->k;
+    float *w = malloc((size_t)(n * k) * sizeof *w);
+    double *mag2 = malloc((size_t)(n * k) * sizeof *mag2), *a2 = malloc((size_t)k * sizeof *a2);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    if (!w || !mag2 || !a2 || !ids) {
+        free(w);
+        free(mag2);
+        free(a2);
+        free(ids);
+        snprintf(msg, msg_size, "product scale: out of host memory");
+        return false;
+    }
+    for (int64_t j = 0; j < n; j++)
+        ids[j] = (int32_t)j;
+    ug_status st = ug_embedding_lookup(oracle, w_ref, ids, n, UG_F32, w, 0);
+    bool ok = st == UG_OK || fail_call(msg, msg_size, "product scale: lookup (oracle)", st, oracle);
+    const ug_weight_format *f = &c->format;
+    int64_t group = f->group_size == UG_GROUP_PER_CHANNEL ? k : f->group_size;
+    for (int64_t j = 0; ok && j < n; j++)
+        for (int64_t kk = 0; kk < k; kk++) {
+            double v = w[j * k + kk], mag = fabs(v);
+            if (f->method == UG_METHOD_SCALE_BIAS) {
+                double b =
+                    hx_load(hw->biases, f->scale_type, (size_t)(j * (k / group) + kk / group));
+                mag = fabs(v - b) + fabs(b);
+            }
+            mag2[j * k + kk] = mag * mag;
+        }
+    for (int64_t i = 0; ok && i < m; i++) {
+        for (int64_t kk = 0; kk < k; kk++) {
+            double x = hx_load(a, c->a_type, (size_t)(i * lda + kk));
+            a2[kk] = x * x;
+        }
+        for (int64_t j = 0; j < n; j++) {
+            double sum = 0.0;
+            for (int64_t kk = 0; kk < k; kk++)
+                sum += a2[kk] * mag2[j * k + kk];
+            scale[i * n + j] = fabs((double)c->alpha) * sqrt(sum);
+        }
+    }
+    free(w);
+    free(mag2);
+    free(a2);
+    free(ids);
+    return ok;
+}
+
 hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, hx_rng *r)
 {
     hx_result res = {0};
+    ug_backend backend = ug_context_backend(ctx);
+    if (!hx_case_supported(backend, c)) {
+        snprintf(res.message, sizeof res.message,
+                 "%s runs float16 and bfloat16 activations only: a case with a_type %s is not "
+                 "one to check (skip it; its plan must be refused with UG_ERR_UNSUPPORTED)",
+                 ug_backend_name(backend), ug_dtype_name(c->a_type));
+        return res;
+    }
     case_buffers b = {0};
     ug_status st = hx_weights_make(ctx, &c->format, c->n, c->k, r, &b.hw);
     if (st != UG_OK) {
@@ -401,7 +660,6 @@ hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, h
     memcpy(b.c_ref, c_init, c_bytes);
 
     ug_gemm_desc d = hx_case_desc(c);
-    size_t ws_bytes = 0;
     bool ok = true;
     if ((st = ug_weights_pack(ctx, &b.hw.src, &b.w_test)) != UG_OK)
         ok = fail_status(&res, "pack", st, ctx);
@@ -411,17 +669,29 @@ hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, h
         ok = fail_status(&res, "plan", st, ctx);
     else if ((st = ug_plan_create(oracle, &d, b.w_ref, NULL, &b.p_ref)) != UG_OK)
         ok = fail_status(&res, "plan (oracle)", st, oracle);
-    else if ((st = ug_plan_workspace_size(b.p_test, &ws_bytes)) != UG_OK)
-        ok = fail_status(&res, "workspace size", st, ctx);
-    else if (ws_bytes && (b.ws = malloc(ws_bytes)) == NULL)
-        ok = fail_status(&res, "workspace", UG_ERR_OUT_OF_MEMORY, ctx);
-    else if ((st = ug_plan_execute(b.p_test, b.w_test, b.a, b.c_test, b.bias, b.ws, ws_bytes)) !=
-             UG_OK)
-        ok = fail_status(&res, "execute", st, ctx);
+    else if (!hx_execute(ctx, b.p_test, b.w_test, &d, b.a, b.c_test, b.bias, res.message,
+                         sizeof res.message))
+        ok = false;
     else if ((st = ug_plan_execute(b.p_ref, b.w_ref, b.a, b.c_ref, b.bias, NULL, 0)) != UG_OK)
         ok = fail_status(&res, "execute (oracle)", st, oracle);
-    if (ok)
-        hx_compare(c, ug_context_backend(ctx), ldc, b.c_test, b.c_ref, c_init, &res);
+    /* cuda rounds the weights to the activation type: judge its errors
+     * against the size of the products, not of a sum that may cancel */
+    double *scale = NULL;
+    if (ok && backend == UG_BACKEND_CUDA) {
+        scale = malloc((size_t)(c->m * c->n) * sizeof *scale + 1);
+        if (scale == NULL) {
+            snprintf(res.message, sizeof res.message, "out of host memory");
+            ok = false;
+        } else {
+            ok = hx_product_scale(oracle, b.w_ref, &b.hw, c, b.a, scale, res.message,
+                                  sizeof res.message);
+        }
+    }
+    if (ok && scale != NULL)
+        hx_compare_scaled(c, backend, ldc, b.c_test, b.c_ref, scale, c_init, &res);
+    else if (ok)
+        hx_compare(c, backend, ldc, b.c_test, b.c_ref, c_init, &res);
+    free(scale);
     free(c_init);
     free_buffers(&b);
     return res;

@@ -6,7 +6,9 @@
  * dequantization rounded to f32 and then to the output type (bit for bit on
  * ref, within one ulp of the output type elsewhere); the padding between
  * rows stays untouched; repeated ids give identical rows; the f32 rows equal
- * the columns of I . dequant(W)^T computed by a GEMM on the oracle.
+ * the columns of I . dequant(W)^T computed by a GEMM on the oracle (ref and
+ * cpu). On cuda the output is a device buffer of exactly its span, copied
+ * from and back to the host (ids stay in host memory).
  * count = 0 writes nothing.
  */
 #include <math.h>
@@ -108,6 +110,27 @@ static void transpose_by_gemm(ug_context *ctx, const ug_packed_weights *w, int64
     free(eye);
 }
 
+/* ug_embedding_lookup into host `out` ([count][ldo] of t): directly on
+ * ref/cpu, through a device copy of out's span on cuda (padding between rows
+ * included, so that a write there shows). CUDA failures fail the test. */
+static ug_status lookup(ug_context *ctx, const ug_packed_weights *table, const int32_t *ids,
+                        int64_t count, ug_dtype t, void *out, int64_t ldo, int64_t dim)
+{
+    if (ug_context_backend(ctx) != UG_BACKEND_CUDA)
+        return ug_embedding_lookup(ctx, table, ids, count, t, out, ldo);
+    size_t span = count > 0 ? (size_t)((count - 1) * ldo + dim) * tu_float_bytes(t) : 0;
+    void *dev = NULL;
+    char msg[256] = "";
+    TU_CHECK(hx_dev_alloc(&dev, span, msg, sizeof msg) &&
+                 hx_dev_upload(dev, out, span, msg, sizeof msg),
+             "embedding on cuda: %s", msg);
+    ug_status st = ug_embedding_lookup(ctx, table, ids, count, t, dev, ldo);
+    TU_CHECK(hx_dev_sync(msg, sizeof msg) && hx_dev_download(out, dev, span, msg, sizeof msg),
+             "embedding on cuda, after the lookup (%s): %s", ug_status_str(st), msg);
+    hx_dev_free(dev);
+    return st;
+}
+
 static void check_backend(ug_backend backend)
 {
     hx_rng r = tu_rng(ug_backend_name(backend));
@@ -142,7 +165,7 @@ static void check_backend(ug_backend backend)
             for (size_t i = 0; i < bytes; i++)
                 out[i] = (uint8_t)hx_rng_next(&r);
             memcpy(before, out, bytes);
-            ug_status st = ug_embedding_lookup(ctx, table, ids, COUNT, t, out, ldo);
+            ug_status st = lookup(ctx, table, ids, COUNT, t, out, ldo, dim);
             TU_CHECK(st == UG_OK, "%s on %s, out %s: %s (%s)", name, ug_backend_name(backend),
                      ug_dtype_name(t), ug_status_str(st), ug_context_last_error(ctx));
             size_t esz = tu_float_bytes(t);
@@ -154,8 +177,9 @@ static void check_backend(ug_backend backend)
                              "%s on %s, out %s: row %d (id %d), k %lld is %#x, expected %#x",
                              name, ug_backend_name(backend), ug_dtype_name(t), i, ids[i],
                              (long long)k, got, want);
-                    if (t == UG_F32) {
-                        /* equal values: a sum may turn a -0 weight into +0 */
+                    if (t == UG_F32 && backend != UG_BACKEND_CUDA) {
+                        /* equal values: a sum may turn a -0 weight into +0
+                         * (not on cuda, whose GEMM is not the oracle's) */
                         float col = columns[k * VOCAB + ids[i]], row;
                         memcpy(&row, out + 4 * (size_t)(i * ldo + k), 4);
                         TU_CHECK(row == col,
@@ -223,13 +247,27 @@ static void test_count_zero_writes_nothing(void **state)
         float out[2 * 64], before[2 * 64];
         hx_fill(out, UG_F32, 2 * 64, 1.0, &r);
         memcpy(before, out, sizeof out);
+        /* on cuda the output is a device copy of `out`, read back after */
+        bool cuda = backends[bi] == UG_BACKEND_CUDA;
+        void *target = out;
+        char msg[256] = "";
+        if (cuda)
+            TU_CHECK(hx_dev_alloc(&target, sizeof out, msg, sizeof msg) &&
+                         hx_dev_upload(target, out, sizeof out, msg, sizeof msg),
+                     "cuda output buffer: %s", msg);
         for (size_t ti = 0; ti < 3; ti++) {
-            ug_status st = ug_embedding_lookup(ctx, table, ids, 0, out_types[ti], out, 0);
+            ug_status st = ug_embedding_lookup(ctx, table, ids, 0, out_types[ti], target, 0);
             TU_CHECK(st == UG_OK, "count 0 on %s: %s", ug_backend_name(backends[bi]),
                      ug_status_str(st));
+            if (cuda)
+                TU_CHECK(hx_dev_sync(msg, sizeof msg) &&
+                             hx_dev_download(out, target, sizeof out, msg, sizeof msg),
+                         "cuda output buffer: %s", msg);
             TU_CHECK(memcmp(out, before, sizeof out) == 0, "count 0 on %s wrote the output",
                      ug_backend_name(backends[bi]));
         }
+        if (cuda)
+            hx_dev_free(target);
         ug_weights_destroy(table);
         hx_weights_free(&hw);
         ug_context_destroy(ctx);

@@ -207,3 +207,22 @@ void tu_require_cuda(void)
     print_message("skipped: %s\n", why);
     skip();
 }
+
+bool tu_quick(void)
+{
+    const char *env = getenv("UG_TEST_QUICK");
+    return env != NULL && *env != '\0' && strcmp(env, "0") != 0;
+}
+
+void tu_case_str(const hx_case *c, ug_backend backend, char *buf, size_t size)
+{
+    char fmt[96];
+    hx_format_str(&c->format, fmt, sizeof fmt);
+    snprintf(buf, size,
+             "%s on %s: M=%lld N=%lld K=%lld a=%s c=%s lda=%lld ldc=%lld bias=%d (%s) "
+             "alpha=%g beta=%g",
+             fmt, ug_backend_name(backend), (long long)c->m, (long long)c->n, (long long)c->k,
+             ug_dtype_name(c->a_type), ug_dtype_name(c->c_type), (long long)c->lda,
+             (long long)c->ldc, c->has_bias, ug_dtype_name(c->bias_type), (double)c->alpha,
+             (double)c->beta);
+}

@@ -64,6 +64,14 @@ ug_context *tu_context(ug_backend backend, int32_t threads);
 /* Skip the running test, printing why, unless a cuda context can be made. */
 void tu_require_cuda(void);
 
+/* Whether UG_TEST_QUICK asks for a short run (set and not "0"): tests that
+ * sample at random draw fewer cases (for runs under compute-sanitizer). */
+bool tu_quick(void);
+
+/* One line naming a GEMM case: format, backend, shape, types, strides,
+ * bias, alpha, beta. */
+void tu_case_str(const hx_case *c, ug_backend backend, char *buf, size_t size);
+
 /* The backends a context can be made for here: ref and cpu always, cuda
  * when ug_context_create accepts it. Returns the count. */
 size_t tu_available_backends(ug_backend out[UG_BACKEND_COUNT_]);

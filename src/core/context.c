@@ -1,6 +1,7 @@
 /*
- * context.c - creating a context: the backend (auto resolves to the best one
- * usable here), the CPU thread count, the CUDA device and stream.
+ * context.c - creating a context: the backend (auto resolves to cuda when
+ * the device can run its kernels, else to cpu), the CPU thread count, the
+ * CUDA device and stream.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,14 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
 
     const ug_backend_ops *ops = NULL;
     ug_backend backend = opt->backend;
+    ug_status why_status;
     switch (backend) {
     case UG_BACKEND_AUTO:
-        /* The CUDA backend has no kernels in this version, so auto means cpu. */
-        backend = UG_BACKEND_CPU;
-        ops = &ug_cpu_ops;
+        /* cuda when the device asked for can run the kernels, else cpu. */
+        ops = ug_cuda_backend_ops(opt->device, &why_status, msg, sizeof msg);
+        backend = ops ? UG_BACKEND_CUDA : UG_BACKEND_CPU;
+        if (ops == NULL)
+            ops = &ug_cpu_ops;
         break;
     case UG_BACKEND_CPU:
         ops = &ug_cpu_ops;
@@ -72,22 +76,11 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
     case UG_BACKEND_REF:
         ops = &ug_ref_ops;
         break;
-    case UG_BACKEND_CUDA: {
-        char why[256];
-        int count = ug_cuda_device_count(why, sizeof why);
-        if (count == 0) {
-            snprintf(msg, sizeof msg, "backend cuda: %s", why);
-            return create_fail(error, error_size, UG_ERR_BACKEND_UNAVAILABLE, msg);
-        }
-        if (opt->device < 0 || opt->device >= count) {
-            snprintf(msg, sizeof msg, "backend cuda: options.device = %d, but %d device(s) exist",
-                     (int)opt->device, count);
-            return create_fail(error, error_size, UG_ERR_INVALID_VALUE, msg);
-        }
-        return create_fail(error, error_size, UG_ERR_UNSUPPORTED,
-                           "backend cuda: this version has no CUDA kernels yet (the device was "
-                           "found; use backend cpu or ref)");
-    }
+    case UG_BACKEND_CUDA:
+        ops = ug_cuda_backend_ops(opt->device, &why_status, msg, sizeof msg);
+        if (ops == NULL)
+            return create_fail(error, error_size, why_status, msg);
+        break;
     default:
         break;
     }

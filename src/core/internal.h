@@ -103,6 +103,12 @@ struct ug_backend_ops {
 extern const ug_backend_ops ug_ref_ops;
 extern const ug_backend_ops ug_cpu_ops;
 
+/* The cuda backend's table when `device` can run its kernels; otherwise
+ * NULL, with the status (UG_ERR_BACKEND_UNAVAILABLE, UG_ERR_INVALID_VALUE,
+ * UG_ERR_UNSUPPORTED, UG_ERR_DEVICE) and a message that says why. */
+const ug_backend_ops *ug_cuda_backend_ops(int32_t device, ug_status *status, char *why,
+                                          size_t why_size);
+
 /* Record a formatted message in ctx (if not NULL) and return `status`. */
 ug_status ug_fail(ug_context *ctx, ug_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

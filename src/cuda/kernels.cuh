@@ -1,0 +1,84 @@
+/*
+ * kernels.cuh - what the CUDA backend's host side passes to its kernels
+ * (plain structs, by value) and the launchers that pick an instantiation.
+ *
+ * The decode family ("mma" schedules) computes C[M][N] = alpha*A*W^T + bias
+ * + beta*C for W in the layout of gpu_layout.cuh, with tensor-core
+ * mma.m16n8k16: weight rows are the instruction's M side, tokens its N side
+ * (token tiles of 8, 16, 32 or 64). A CTA owns 64 rows of W and one token
+ * tile; its 4*kw warps split K among themselves, and a cluster of cs CTAs
+ * splits K further. Partial sums meet in shared memory and, across the
+ * cluster, in distributed shared memory, always added in the same order:
+ * results are deterministic and no workspace or global atomics are needed.
+ */
+#ifndef UG_CUDA_KERNELS_CUH
+#define UG_CUDA_KERNELS_CUH
+
+#include <cuda_runtime.h>
+
+#include "gpu_layout.cuh"
+
+/* Float type codes the kernels understand (match ug_dtype's meaning). */
+enum { UG_KF32 = 0, UG_KF16 = 1, UG_KBF16 = 2 };
+
+typedef struct ug_decode_params {
+    /* weights */
+    const uint8_t *codes;
+    const void *scales, *biases; /* biases NULL unless scale_bias */
+    const uint8_t *zeros;        /* biased zero points, NULL unless scale_zero */
+    int64_t chunks, n_pad;
+    int bits;          /* 4, 8, 16, 32 */
+    int weight_type;   /* UG_KF* of full-precision weights (bits 16/32) */
+    int scale_type;    /* UG_KF* of scales and biases */
+    int code_offset;   /* subtracted from every biased code when zeros is NULL */
+    int group_shift;   /* log2(G), -1 per channel */
+    /* activations A [m][lda], act type chosen by the launcher */
+    const void *a;
+    int64_t lda, m, k;
+    int a_pairs_aligned; /* A and lda allow 4-byte loads of element pairs */
+    /* output C [m][ldc] */
+    void *c;
+    int64_t ldc, n;
+    int c_type;
+    const void *bias; /* [n] or NULL */
+    int bias_type;
+    float alpha, beta;
+    /* schedule */
+    int kw, cs;         /* warps along K per row block, CTAs along K per cluster */
+    int64_t token_base; /* first token of this launch */
+} ug_decode_params;
+
+#define UG_DECODE_ROWS_PER_CTA 64 /* rows of W per CTA: 4 row blocks */
+
+/* One instantiation of the decode kernel, per code width (decode_<bits>bit.cu)
+ * for a token tile (8, 16, 32, 64) and activation type (bf16 = 0: f16). */
+typedef void (*ug_decode_fn)(const ug_decode_params);
+ug_decode_fn ug_decode_pick_4bit(int tn, int bf16);
+ug_decode_fn ug_decode_pick_8bit(int tn, int bf16);
+ug_decode_fn ug_decode_pick_16bit(int tn, int bf16);
+ug_decode_fn ug_decode_pick_32bit(int tn, int bf16);
+
+/* Launch the decode kernel for token tile `tn` (8, 16, 32, 64) on
+ * activations of f16 (bf16 = 0) or bf16 (1). Tokens token_base ..
+ * min(m, token_base + 65535 * tn) - 1 are computed; call again for more. */
+cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16,
+                             cudaStream_t stream);
+
+/* Embedding: out[i][0..k) = dequant(W)[ids[i]][0..k), in f64, rounded once. */
+#define UG_EMBED_IDS_PER_LAUNCH 2048
+typedef struct ug_embed_params {
+    const uint8_t *codes;
+    const void *scales, *biases;
+    const uint8_t *zeros;
+    ug_gpu_layout layout;
+    int weight_type, scale_type, code_offset;
+    void *out;
+    int64_t ldo;
+    int out_type;
+    int count;
+    int32_t ids[UG_EMBED_IDS_PER_LAUNCH];
+} ug_embed_params;
+
+cudaError_t ug_embed_launch(const ug_embed_params *p, cudaStream_t stream);
+
+#endif /* UG_CUDA_KERNELS_CUH */
