@@ -96,12 +96,29 @@ static bool layer_matches(const bench_layer *L, const bench_config *cfg, const b
            L->llc_bytes == mach->llc_bytes;
 }
 
-/* Writes "what: status: the context's message" to err; returns -1. */
-static int lib_fail(char *err, size_t err_size, const char *what, const ug_context *ctx,
-                    ug_status st)
+int bench_lib_fail(char *err, size_t err_size, const char *what, const ug_context *ctx,
+                   ug_status st)
 {
     snprintf(err, err_size, "%s: %s: %s", what, ug_status_str(st), ug_context_last_error(ctx));
     return -1;
+}
+
+int bench_plan(ug_context *ctx, const bench_config *cfg, int64_t m, const ug_packed_weights *w,
+               ug_plan **plan, size_t *workspace_bytes, char *err, size_t err_size)
+{
+    ug_gemm_desc desc = UG_GEMM_DESC_INIT;
+    desc.m = m;
+    desc.n = cfg->n;
+    desc.k = cfg->k;
+    desc.a_type = cfg->act;
+    desc.c_type = cfg->act;
+    ug_status st = ug_plan_create(ctx, &desc, w, NULL, plan);
+    if (st != UG_OK)
+        return bench_lib_fail(err, err_size, "planning", ctx, st);
+    st = ug_plan_workspace_size(*plan, workspace_bytes);
+    if (st != UG_OK)
+        return bench_lib_fail(err, err_size, "workspace size", ctx, st);
+    return 0;
 }
 
 static int oom(char *err, size_t err_size, const char *what, size_t bytes)
@@ -127,7 +144,7 @@ static int layer_fill(bench_layer *L, ug_context *oracle, const bench_config *cf
     hx_weights hw;
     ug_status st = hx_weights_make(oracle, &cfg->weights, cfg->n, cfg->k, &rng, &hw);
     if (st != UG_OK)
-        return lib_fail(err, err_size, "making random weights", oracle, st);
+        return bench_lib_fail(err, err_size, "making random weights", oracle, st);
     int rc = 0;
     L->packed = calloc(L->packed_count, sizeof *L->packed);
     L->dense = calloc(L->dense_count, sizeof *L->dense);
@@ -139,14 +156,14 @@ static int layer_fill(bench_layer *L, ug_context *oracle, const bench_config *cf
     for (size_t i = 0; i < L->packed_count && rc == 0; i++) {
         st = ug_weights_pack(L->ctx, &hw.src, &L->packed[i]);
         if (st != UG_OK)
-            rc = lib_fail(err, err_size, "packing the weights", L->ctx, st);
+            rc = bench_lib_fail(err, err_size, "packing the weights", L->ctx, st);
     }
     ug_packed_weights *exact = NULL;
     int32_t *ids = NULL;
     if (rc == 0) {
         st = ug_weights_pack(oracle, &hw.src, &exact);
         if (st != UG_OK)
-            rc = lib_fail(err, err_size, "packing the weights for the oracle", oracle, st);
+            rc = bench_lib_fail(err, err_size, "packing the weights for the oracle", oracle, st);
     }
     if (rc == 0) {
         ids = malloc((size_t)cfg->n * sizeof *ids);
@@ -160,7 +177,7 @@ static int layer_fill(bench_layer *L, ug_context *oracle, const bench_config *cf
             ids[i] = (int32_t)i;
         st = ug_embedding_lookup(oracle, exact, ids, cfg->n, UG_F32, L->dense[0], 0);
         if (st != UG_OK)
-            rc = lib_fail(err, err_size, "dequantizing the weights for the baseline", oracle, st);
+            rc = bench_lib_fail(err, err_size, "dequantizing the weights for the baseline", oracle, st);
     }
     for (size_t i = 1; i < L->dense_count && rc == 0; i++) {
         L->dense[i] = malloc(dense_bytes);
@@ -210,7 +227,7 @@ static int layer_build(bench_layer *L, const bench_config *cfg, const bench_mach
                                 &sizes[2], &sizes[3]);
     if (st != UG_OK) {
         ug_context_destroy(oracle);
-        return lib_fail(err, err_size, "weight sizes", L->ctx, st);
+        return bench_lib_fail(err, err_size, "weight sizes", L->ctx, st);
     }
     L->weight_bytes = sizes[0] + sizes[1] + sizes[2] + sizes[3];
     size_t dense_bytes;
@@ -389,27 +406,17 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     for (size_t i = 0; i < a_count; i++)
         b->a32[i] = load_act(b->a, cfg->act, i);
 
-    ug_gemm_desc desc = UG_GEMM_DESC_INIT;
-    desc.m = m;
-    desc.n = n;
-    desc.k = k;
-    desc.a_type = cfg->act;
-    desc.c_type = cfg->act;
-    ug_status st = ug_plan_create(L->ctx, &desc, L->packed[0], NULL, &b->plan);
-    if (st != UG_OK)
-        return lib_fail(err, err_size, "planning", L->ctx, st);
     size_t ws_bytes = 0;
-    st = ug_plan_workspace_size(b->plan, &ws_bytes);
-    if (st != UG_OK)
-        return lib_fail(err, err_size, "workspace size", L->ctx, st);
+    if (bench_plan(L->ctx, cfg, m, L->packed[0], &b->plan, &ws_bytes, err, err_size) != 0)
+        return -1;
     if (ws_bytes && (b->workspace = malloc(ws_bytes)) == NULL)
         return oom(err, err_size, "the workspace", ws_bytes);
 
     backend_call bc = {b->plan, L->packed, L->packed_count, b->a, b->c, b->workspace, ws_bytes};
     double median_s = 0.0;
-    st = time_side(call_backend, &bc, cfg->reps, b->times, &median_s, &row->reps);
+    ug_status st = time_side(call_backend, &bc, cfg->reps, b->times, &median_s, &row->reps);
     if (st != UG_OK)
-        return lib_fail(err, err_size, "running the plan", L->ctx, st);
+        return bench_lib_fail(err, err_size, "running the plan", L->ctx, st);
 
     int threads = ug_context_num_threads(L->ctx);
     openblas_set_num_threads(threads);

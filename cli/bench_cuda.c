@@ -89,13 +89,6 @@ static int cublas_fail(char *err, size_t err_size, const char *call, const char 
     return -1;
 }
 
-static int lib_fail(char *err, size_t err_size, const char *what, const ug_context *ctx,
-                    ug_status st)
-{
-    snprintf(err, err_size, "%s: %s: %s", what, ug_status_str(st), ug_context_last_error(ctx));
-    return -1;
-}
-
 /* Return -1 from the enclosing function (which has err, err_size) when a
  * CUDA or cuBLAS call fails; `what` says what for (NULL: nothing to add). */
 #define CUDA_TRY(call, what)                                                                       \
@@ -401,7 +394,7 @@ static int layer_fill(cuda_layer *L, const bench_config *cfg, char *err, size_t 
     hx_weights hw;
     ug_status st = hx_weights_make(S->oracle, &cfg->weights, cfg->n, cfg->k, &rng, &hw);
     if (st != UG_OK)
-        return lib_fail(err, err_size, "making random weights", S->oracle, st);
+        return bench_lib_fail(err, err_size, "making random weights", S->oracle, st);
     int rc = 0;
     L->packed = calloc(L->packed_count, sizeof *L->packed);
     L->dense = calloc(L->dense_count, sizeof *L->dense);
@@ -412,7 +405,7 @@ static int layer_fill(cuda_layer *L, const bench_config *cfg, char *err, size_t 
     for (size_t i = 0; i < L->packed_count && rc == 0; i++) {
         st = ug_weights_pack(S->ctx, &hw.src, &L->packed[i]);
         if (st != UG_OK)
-            rc = lib_fail(err, err_size, "packing the weights onto the device", S->ctx, st);
+            rc = bench_lib_fail(err, err_size, "packing the weights onto the device", S->ctx, st);
     }
     ug_packed_weights *exact = NULL;
     int32_t *ids = NULL;
@@ -420,7 +413,7 @@ static int layer_fill(cuda_layer *L, const bench_config *cfg, char *err, size_t 
     if (rc == 0) {
         st = ug_weights_pack(S->oracle, &hw.src, &exact);
         if (st != UG_OK)
-            rc = lib_fail(err, err_size, "packing the weights for the oracle", S->oracle, st);
+            rc = bench_lib_fail(err, err_size, "packing the weights for the oracle", S->oracle, st);
     }
     if (rc == 0) {
         ids = malloc((size_t)cfg->n * sizeof *ids);
@@ -438,7 +431,7 @@ static int layer_fill(cuda_layer *L, const bench_config *cfg, char *err, size_t 
         st = ug_embedding_lookup(S->oracle, exact, ids, cfg->n, UG_BF16, host, 0);
         if (st != UG_OK)
             rc =
-                lib_fail(err, err_size, "dequantizing the weights for the baseline", S->oracle, st);
+                bench_lib_fail(err, err_size, "dequantizing the weights for the baseline", S->oracle, st);
     }
     for (size_t i = 0; i < L->dense_count && rc == 0; i++) {
         void *dev = NULL;
@@ -482,7 +475,7 @@ static int layer_build(cuda_layer *L, const bench_config *cfg, const bench_machi
     ug_status st = ug_weight_source_sizes(session.ctx, &cfg->weights, cfg->n, cfg->k, &sizes[0],
                                           &sizes[1], &sizes[2], &sizes[3]);
     if (st != UG_OK)
-        return lib_fail(err, err_size, "weight sizes", session.ctx, st);
+        return bench_lib_fail(err, err_size, "weight sizes", session.ctx, st);
     L->weight_bytes = sizes[0] + sizes[1] + sizes[2] + sizes[3];
     if (__builtin_mul_overflow((size_t)cfg->n * (size_t)cfg->k, (size_t)2, &L->dense_bytes)) {
         snprintf(err, err_size, "n * k = %lld * %lld bf16 weights overflow the address space",
@@ -627,7 +620,7 @@ static int call_backend(void *arg, size_t call, char *err, size_t err_size)
     size_t i = call % b->sets;
     ug_status st = ug_plan_execute(b->plan, b->packed[i], b->a + i * b->a_stride,
                                    b->c + i * b->c_stride, NULL, b->workspace, b->workspace_bytes);
-    return st == UG_OK ? 0 : lib_fail(err, err_size, "ug_plan_execute", session.ctx, st);
+    return st == UG_OK ? 0 : bench_lib_fail(err, err_size, "ug_plan_execute", session.ctx, st);
 }
 
 typedef struct cublas_call {
@@ -752,19 +745,9 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
      * legacy stream, which the session's non-blocking stream does not wait for. */
     CUDA_TRY(cudaDeviceSynchronize(), "after uploading A and C");
 
-    ug_gemm_desc desc = UG_GEMM_DESC_INIT;
-    desc.m = m;
-    desc.n = n;
-    desc.k = k;
-    desc.a_type = cfg->act;
-    desc.c_type = cfg->act;
-    ug_status st = ug_plan_create(S->ctx, &desc, L->packed[0], NULL, &b->plan);
-    if (st != UG_OK)
-        return lib_fail(err, err_size, "planning", S->ctx, st);
     size_t ws_bytes = 0;
-    st = ug_plan_workspace_size(b->plan, &ws_bytes);
-    if (st != UG_OK)
-        return lib_fail(err, err_size, "workspace size", S->ctx, st);
+    if (bench_plan(S->ctx, cfg, m, L->packed[0], &b->plan, &ws_bytes, err, err_size) != 0)
+        return -1;
     if (ws_bytes && dev_alloc(&b->workspace, ws_bytes, "the plan's workspace", err, err_size) != 0)
         return -1;
 

@@ -63,6 +63,13 @@ int bench_measure_machine(int threads, bench_machine *out);
  * 0, or non-zero with a message in err. cfg->backend must be resolved (not
  * auto); cuda goes to bench_cuda_run_one, and `mach` must then come from
  * bench_cuda_measure_machine. */
+/* Writes "what: status: the context's message" to err; returns -1. */
+int bench_lib_fail(char *err, size_t err_size, const char *what, const ug_context *ctx,
+                   ug_status st);
+/* Plans the benchmarked GEMM (M = m, act in and out) for w and reads its
+ * workspace size; 0, or -1 with err filled. */
+int bench_plan(ug_context *ctx, const bench_config *cfg, int64_t m, const ug_packed_weights *w,
+               ug_plan **plan, size_t *workspace_bytes, char *err, size_t err_size);
 int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m, bench_row *row,
                   char *err, size_t err_size);
 void bench_print_header(FILE *f);
