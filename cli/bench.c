@@ -103,6 +103,28 @@ int bench_lib_fail(char *err, size_t err_size, const char *what, const ug_contex
     return -1;
 }
 
+void bench_row_fill(bench_row *row, const ug_context *ctx, const bench_config *cfg,
+                    const ug_plan *plan, int64_t m, size_t weight_bytes, double median_s,
+                    double floor_s, const char *baseline, double baseline_s)
+{
+    double flops = 2.0 * (double)m * (double)cfg->n * (double)cfg->k;
+    snprintf(row->backend, sizeof row->backend, "%s", ug_backend_name(ug_context_backend(ctx)));
+    snprintf(row->act, sizeof row->act, "%s", ug_dtype_name(cfg->act));
+    hx_format_str(&cfg->weights, row->weights, sizeof row->weights);
+    snprintf(row->schedule, sizeof row->schedule, "%s", ug_plan_schedule(plan));
+    row->m = m;
+    row->n = cfg->n;
+    row->k = cfg->k;
+    row->median_us = median_s * 1e6;
+    row->tflops = flops / median_s * 1e-12;
+    row->weight_gbps = (double)weight_bytes / median_s * 1e-9;
+    row->floor_us = floor_s * 1e6;
+    row->ratio_to_floor = median_s / floor_s;
+    snprintf(row->baseline, sizeof row->baseline, "%s", baseline);
+    row->baseline_median_us = baseline_s * 1e6;
+    row->speedup_vs_baseline = baseline_s / median_s;
+}
+
 int bench_plan(ug_context *ctx, const bench_config *cfg, int64_t m, const ug_packed_weights *w,
                ug_plan **plan, size_t *workspace_bytes, char *err, size_t err_size)
 {
@@ -437,21 +459,8 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     double flops = 2.0 * (double)m * (double)n * (double)k;
     double fewest = (double)L->weight_bytes + (double)a_count * esz + (double)c_count * esz;
     double floor_s = fmax(fewest / (mach->read_gbps * 1e9), flops / (mach->peak_gflops * 1e9));
-    snprintf(row->backend, sizeof row->backend, "%s", ug_backend_name(ug_context_backend(L->ctx)));
-    snprintf(row->act, sizeof row->act, "%s", ug_dtype_name(cfg->act));
-    hx_format_str(&cfg->weights, row->weights, sizeof row->weights);
-    snprintf(row->schedule, sizeof row->schedule, "%s", ug_plan_schedule(b->plan));
-    row->m = m;
-    row->n = n;
-    row->k = k;
-    row->median_us = median_s * 1e6;
-    row->tflops = flops / median_s * 1e-12;
-    row->weight_gbps = (double)L->weight_bytes / median_s * 1e-9;
-    row->floor_us = floor_s * 1e6;
-    row->ratio_to_floor = median_s / floor_s;
-    snprintf(row->baseline, sizeof row->baseline, "openblas_sgemm");
-    row->baseline_median_us = base_s * 1e6;
-    row->speedup_vs_baseline = base_s / median_s;
+    bench_row_fill(row, L->ctx, cfg, b->plan, m, L->weight_bytes, median_s, floor_s,
+                   "openblas_sgemm", base_s);
     return 0;
 }
 

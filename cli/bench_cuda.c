@@ -780,24 +780,10 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
                   err_size) != 0)
         return -1;
 
-    double flops = 2.0 * (double)m * (double)n * (double)k;
     double fewest = (double)L->weight_bytes + (double)a_bytes + (double)c_bytes;
     double floor_s = fewest / (mach->copy_gbps * 1e9);
-    snprintf(row->backend, sizeof row->backend, "%s", ug_backend_name(ug_context_backend(S->ctx)));
-    snprintf(row->act, sizeof row->act, "%s", ug_dtype_name(cfg->act));
-    hx_format_str(&cfg->weights, row->weights, sizeof row->weights);
-    snprintf(row->schedule, sizeof row->schedule, "%s", ug_plan_schedule(b->plan));
-    row->m = m;
-    row->n = n;
-    row->k = k;
-    row->median_us = median_s * 1e6;
-    row->tflops = flops / median_s * 1e-12;
-    row->weight_gbps = (double)L->weight_bytes / median_s * 1e-9;
-    row->floor_us = floor_s * 1e6;
-    row->ratio_to_floor = median_s / floor_s;
-    snprintf(row->baseline, sizeof row->baseline, "%s", CUDA_BASELINE_NAME);
-    row->baseline_median_us = base_s * 1e6;
-    row->speedup_vs_baseline = base_s / median_s;
+    bench_row_fill(row, S->ctx, cfg, b->plan, m, L->weight_bytes, median_s, floor_s,
+                   CUDA_BASELINE_NAME, base_s);
     return 0;
 }
 

@@ -63,6 +63,11 @@ int bench_measure_machine(int threads, bench_machine *out);
  * 0, or non-zero with a message in err. cfg->backend must be resolved (not
  * auto); cuda goes to bench_cuda_run_one, and `mach` must then come from
  * bench_cuda_measure_machine. */
+/* Fills a result row: names, shape, median, TFLOP/s, weight bandwidth,
+ * floor and the baseline's median and speedup. */
+void bench_row_fill(bench_row *row, const ug_context *ctx, const bench_config *cfg,
+                    const ug_plan *plan, int64_t m, size_t weight_bytes, double median_s,
+                    double floor_s, const char *baseline, double baseline_s);
 /* Writes "what: status: the context's message" to err; returns -1. */
 int bench_lib_fail(char *err, size_t err_size, const char *what, const ug_context *ctx,
                    ug_status st);
