@@ -660,12 +660,14 @@ hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, h
     memcpy(b.c_ref, c_init, c_bytes);
 
     ug_gemm_desc d = hx_case_desc(c);
+    ug_plan_options popt = UG_PLAN_OPTIONS_INIT;
+    popt.schedule = c->schedule;
     bool ok = true;
     if ((st = ug_weights_pack(ctx, &b.hw.src, &b.w_test)) != UG_OK)
         ok = fail_status(&res, "pack", st, ctx);
     else if ((st = ug_weights_pack(oracle, &b.hw.src, &b.w_ref)) != UG_OK)
         ok = fail_status(&res, "pack (oracle)", st, oracle);
-    else if ((st = ug_plan_create(ctx, &d, b.w_test, NULL, &b.p_test)) != UG_OK)
+    else if ((st = ug_plan_create(ctx, &d, b.w_test, &popt, &b.p_test)) != UG_OK)
         ok = fail_status(&res, "plan", st, ctx);
     else if ((st = ug_plan_create(oracle, &d, b.w_ref, NULL, &b.p_ref)) != UG_OK)
         ok = fail_status(&res, "plan (oracle)", st, oracle);
@@ -674,10 +676,11 @@ hx_result hx_check_case(ug_context *ctx, ug_context *oracle, const hx_case *c, h
         ok = false;
     else if ((st = ug_plan_execute(b.p_ref, b.w_ref, b.a, b.c_ref, b.bias, NULL, 0)) != UG_OK)
         ok = fail_status(&res, "execute (oracle)", st, oracle);
-    /* cuda rounds the weights to the activation type: judge its errors
-     * against the size of the products, not of a sum that may cancel */
+    /* f32 sums (cpu) and weights rounded to the activation type (cuda):
+     * judge their errors against the size of the products, not of a sum
+     * that may cancel */
     double *scale = NULL;
-    if (ok && backend == UG_BACKEND_CUDA) {
+    if (ok && (backend == UG_BACKEND_CUDA || backend == UG_BACKEND_CPU)) {
         scale = malloc((size_t)(c->m * c->n) * sizeof *scale + 1);
         if (scale == NULL) {
             snprintf(res.message, sizeof res.message, "out of host memory");

@@ -66,6 +66,7 @@ typedef struct hx_case {
     int has_bias;
     ug_dtype bias_type;
     float alpha, beta;
+    const char *schedule; /* forced schedule name, or NULL for the library's choice */
 } hx_case;
 
 /* The GEMM descriptor of a case (every field of the case, alpha included:
@@ -124,7 +125,10 @@ bool hx_case_supported(ug_backend backend, const hx_case *c);
 
 /* Run `c` on ctx and on oracle (a ref context) with fresh random inputs, C
  * poisoned with NaN where beta == 0, and compare every element (including
- * the padding between rows, which must stay untouched). On a cuda context
+ * the padding between rows, which must stay untouched). cpu and cuda are
+ * judged by the scaled rule: f32 sums (and cuda's weights rounded to the
+ * activation type) err in proportion to the size of the products, so a
+ * result that cancels cannot be held to its own size. On a cuda context
  * A, C (its padding between rows included), bias and the workspace live in
  * device buffers of exactly their spans, copied from and back to the host;
  * a failing CUDA call fails the case naming the call and CUDA's text. */

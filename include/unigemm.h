@@ -167,6 +167,11 @@ void ug_context_destroy(ug_context *ctx);
 /* The backend the context runs on (never AUTO) and its CPU thread count. */
 ug_backend ug_context_backend(const ug_context *ctx);
 int32_t ug_context_num_threads(const ug_context *ctx);
+/* The instruction set of a cpu context's kernels: "avx512", "avx2" or
+ * "portable" ("" for other backends). The best the CPU runs, unless the
+ * environment variable UG_CPU_ISA names a lower one when the context is
+ * created (a name the CPU cannot run makes ug_context_create fail). */
+const char *ug_context_cpu_isa(const ug_context *ctx);
 
 /* Message of the last failed call made with this context ("" if none). The
  * text stays valid until the next failing call on the same context; when

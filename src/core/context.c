@@ -1,7 +1,7 @@
 /*
  * context.c - creating a context: the backend (auto resolves to cuda when
- * the device can run its kernels, else to cpu), the CPU thread count, the
- * CUDA device and stream.
+ * the device can run its kernels, else to cpu), the CPU thread count and
+ * instruction set, the CUDA device and stream.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +85,13 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
         break;
     }
 
+    ug_cpu_isa isa = UG_CPU_ISA_PORTABLE;
+    if (backend == UG_BACKEND_CPU) {
+        ug_status st = ug_cpu_isa_choose(&isa, msg, sizeof msg);
+        if (st != UG_OK)
+            return create_fail(error, error_size, st, msg);
+    }
+
     ug_context *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL)
         return create_fail(error, error_size, UG_ERR_OUT_OF_MEMORY,
@@ -97,6 +104,7 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
     ctx->backend = backend;
     ctx->ops = ops;
     ctx->num_threads = opt->num_threads == 0 ? default_threads() : opt->num_threads;
+    ctx->cpu_isa = isa;
     ctx->device = opt->device;
     ctx->stream = opt->stream;
     *out = ctx;
@@ -114,6 +122,11 @@ void ug_context_destroy(ug_context *ctx)
 ug_backend ug_context_backend(const ug_context *ctx)
 {
     return ctx == NULL ? UG_BACKEND_AUTO : ctx->backend;
+}
+
+const char *ug_context_cpu_isa(const ug_context *ctx)
+{
+    return ctx == NULL || ctx->backend != UG_BACKEND_CPU ? "" : ug_cpu_isa_name(ctx->cpu_isa);
 }
 
 int32_t ug_context_num_threads(const ug_context *ctx)

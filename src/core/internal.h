@@ -54,10 +54,29 @@ typedef struct ug_layout {
 
 typedef struct ug_backend_ops ug_backend_ops;
 
+/* Instruction sets of the cpu backend's kernels, lowest first. */
+typedef enum ug_cpu_isa {
+    UG_CPU_ISA_PORTABLE = 0,
+    UG_CPU_ISA_AVX2,   /* AVX2 + FMA + F16C */
+    UG_CPU_ISA_AVX512, /* AVX-512 F/BW/VL + FMA + F16C */
+    UG_CPU_ISA_COUNT_
+} ug_cpu_isa;
+
+/* Wire name of an instruction set ("portable", "avx2", "avx512"). */
+const char *ug_cpu_isa_name(ug_cpu_isa isa);
+/* The best instruction set this CPU and OS run. */
+ug_cpu_isa ug_cpu_isa_best(void);
+/* The instruction set a cpu context uses: the best one, or the one the
+ * environment variable UG_CPU_ISA names (to test or compare lower paths).
+ * An unknown name gives UG_ERR_UNKNOWN_NAME, one the CPU lacks
+ * UG_ERR_UNSUPPORTED, with the reason in `why`. */
+ug_status ug_cpu_isa_choose(ug_cpu_isa *isa, char *why, size_t why_size);
+
 struct ug_context {
     ug_backend backend;
     const ug_backend_ops *ops;
     int32_t num_threads;
+    ug_cpu_isa cpu_isa; /* cpu backend: the kernels' instruction set */
     int32_t device;
     void *stream;
     pthread_mutex_t error_lock;
