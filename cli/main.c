@@ -2,10 +2,25 @@
  * main.c - the `unigemm` command: dispatches to info, verify, bench, demo.
  * No or bad arguments print usage and exit 2.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* OpenBLAS (linked for the bench baseline) pins the main thread to one CPU
+ * when it loads unless OPENBLAS_MAIN_FREE is set, and OpenMP threads inherit
+ * that pin: every thread of the library and of the ceilings would share one
+ * core. Undo it: let the process run on every CPU it is allowed. */
+static void unpin_main_thread(void)
+{
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        CPU_SET(i, &all);
+    (void)sched_setaffinity(0, sizeof all, &all);
+}
 
 static int usage(void)
 {
@@ -29,6 +44,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+    unpin_main_thread();
     if (argc < 2)
         return usage();
     const char *cmd = argv[1];

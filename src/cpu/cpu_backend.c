@@ -6,7 +6,7 @@
  *   decode   (small M) each thread streams a contiguous range of 16-row
  *            panels once, dequantizing in registers, up to 4 tokens per
  *            pass over a panel (further tokens re-read it from cache).
- *   prefill  (large M) each thread owns chunks of 64 output columns; per
+ *   prefill  (large M) each thread owns chunks of 256 output columns; per
  *            block of 256 k it dequantizes the chunk's weights once into an
  *            f32 panel (L2) and runs a register-blocked micro-kernel over all
  *            rows of A, accumulating in an f32 tile, then applies the
@@ -26,9 +26,9 @@
 
 /* Prefill blocking: columns per chunk (a multiple of every np), k per
  * block (even: 4-bit codes come in pairs), rows of A per accumulator tile. */
-#define CPU_NC 64
+#define CPU_NC 256
 #define CPU_KC 256
-#define CPU_MC 1024
+#define CPU_MC 256
 /* Decode while M is at most this (measured: docs/cpu.md, bench/results). */
 #define CPU_DECODE_MAX_M 8
 /* Below this many multiply-adds one thread does the work. */
@@ -317,6 +317,19 @@ static ug_status cpu_plan_init(ug_context *ctx, ug_plan *plan, const char *force
 static void epilogue(const ug_gemm_desc *d, void *c, const void *bias, int64_t m, int64_t n0,
                      int64_t cols, const float *acc)
 {
+    if (d->c_type == UG_F32 && (!d->has_bias || d->bias_type == UG_F32)) {
+        float *out = (float *)c + m * d->ldc + n0;
+        const float *b = d->has_bias ? (const float *)bias + n0 : NULL;
+        for (int64_t j = 0; j < cols; j++) {
+            double v = (double)d->alpha * acc[j];
+            if (b)
+                v += b[j];
+            if (d->beta != 0.0f)
+                v += (double)d->beta * out[j];
+            out[j] = (float)v;
+        }
+        return;
+    }
     for (int64_t j = 0; j < cols; j++) {
         const int64_t n = n0 + j, at = m * d->ldc + n;
         double v = (double)d->alpha * acc[j];
@@ -407,6 +420,7 @@ static ug_status run_prefill(const ug_plan *plan, const cpu_kernels *kern, const
     /* per thread: dequantized panels, a packed sliver of A, the accumulators */
     const size_t b_floats = (size_t)CPU_NC * CPU_KC, a_floats = (size_t)CPU_KC * (size_t)MR;
     const size_t per_thread = b_floats + a_floats + (size_t)acc_rows * CPU_NC;
+    const bool in_place = w->L.format.storage == UG_F32;
     const int threads = team_size(plan, chunks);
     const size_t bytes = per_thread * sizeof(float) * (size_t)threads;
     float *scratch = aligned_alloc(64, round_up(bytes, 64));
@@ -427,12 +441,17 @@ static ug_status run_prefill(const ug_plan *plan, const cpu_kernels *kern, const
             const int64_t mc = M - m0 < mcb ? M - m0 : mcb;
             for (int64_t k0 = 0; k0 < K; k0 += CPU_KC) {
                 const int64_t kc = K - k0 < CPU_KC ? K - k0 : CPU_KC;
+                /* f32 weights are read in place; others are dequantized */
+                const float *panel[CPU_NC / CPU_NR];
                 for (int64_t pi = 0; pi < np_pad; pi++) {
                     float *dst = bp + (size_t)pi * CPU_KC * CPU_NR;
-                    if (pi < np)
-                        kern->dequant(w, p0 + pi, k0, kc, dst);
-                    else
+                    panel[pi] = dst;
+                    if (pi >= np)
                         memset(dst, 0, (size_t)kc * CPU_NR * sizeof(float));
+                    else if (in_place)
+                        panel[pi] = (const float *)cpu_panel(w, p0 + pi) + k0 * CPU_NR;
+                    else
+                        kern->dequant(w, p0 + pi, k0, kc, dst);
                 }
                 for (int64_t mt = 0; mt < mc; mt += MR) {
                     const int rows = mc - mt < MR ? (int)(mc - mt) : (int)MR;
@@ -441,7 +460,7 @@ static ug_status run_prefill(const ug_plan *plan, const cpu_kernels *kern, const
                     for (int64_t pi = 0; pi < np_pad; pi += NP) {
                         const float *b[4];
                         for (int64_t j = 0; j < NP; j++)
-                            b[j] = bp + (size_t)(pi + j) * CPU_KC * CPU_NR;
+                            b[j] = panel[pi + j];
                         kern->micro(kc, ap, b, acc + mt * CPU_NC + pi * CPU_NR, CPU_NC, k0 > 0);
                     }
                 }
