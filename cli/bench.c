@@ -134,7 +134,9 @@ int bench_plan(ug_context *ctx, const bench_config *cfg, int64_t m, const ug_pac
     desc.k = cfg->k;
     desc.a_type = cfg->act;
     desc.c_type = cfg->act;
-    ug_status st = ug_plan_create(ctx, &desc, w, NULL, plan);
+    ug_plan_options opt = UG_PLAN_OPTIONS_INIT;
+    opt.schedule = cfg->schedule;
+    ug_status st = ug_plan_create(ctx, &desc, w, &opt, plan);
     if (st != UG_OK)
         return bench_lib_fail(err, err_size, "planning", ctx, st);
     st = ug_plan_workspace_size(*plan, workspace_bytes);

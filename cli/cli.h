@@ -43,6 +43,7 @@ typedef struct bench_config {
     ug_dtype act; /* activation type; the output has the same type */
     int reps;     /* timed repetitions after warm-up (median reported) */
     uint64_t seed;
+    const char *schedule; /* forced schedule, NULL for the library's choice */
 } bench_config;
 
 /* One CSV row: the columns of `unigemm bench --csv`. */

@@ -1,6 +1,6 @@
 /*
  * cmd_bench.c - `unigemm bench --backend B -m LIST -n N -k K --weights SPEC
- * --act T [--csv FILE] [--threads N] [--reps N] [--seed N]`: checks the
+ * --act T [--csv FILE] [--threads N] [--reps N] [--seed N] [--schedule S]`: checks the
  * options (a context for the backend, the weight format against K), measures
  * the machine's ceilings, then times each M of the list with bench_run_one
  * and prints a table row per M, appending it to FILE with --csv. On the cuda
@@ -21,7 +21,7 @@
 #define BENCH_MAX_REPS 100000
 
 typedef struct bench_args {
-    const char *backend, *m_list, *weights, *act, *csv;
+    const char *backend, *m_list, *weights, *act, *csv, *schedule;
     int64_t n, k, threads, reps;
     uint64_t seed;
     int64_t ms[BENCH_MAX_MS];
@@ -32,6 +32,7 @@ static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: unigemm bench --backend B -m LIST -n N -k K --weights SPEC --act T\n"
                "                     [--csv FILE] [--threads N] [--reps N] [--seed N]\n"
+               "                     [--schedule NAME]\n"
                "  --backend B     cpu, ref, cuda or auto\n"
                "  -m LIST         comma-separated M values (rows of A), e.g. 1,16,512\n"
                "  -n N, -k K      output and input features of the layer (W is [N][K])\n"
@@ -45,7 +46,9 @@ static void bench_usage(FILE *f)
                "                  (default 0: all)\n"
                "  --reps N        timed repetitions, median reported (default 5 on the CPU,\n"
                "                  50 on cuda, where each is one call timed by CUDA events)\n"
-               "  --seed N        seed of the random weights and activations (default 1)\n");
+               "  --seed N        seed of the random weights and activations (default 1)\n"
+               "  --schedule NAME force the backend's schedule (e.g. avx2-decode); default: the\n"
+               "                  library's choice per M\n");
 }
 
 /* Prints "unigemm bench: <why>" and the usage; the exit status of bad arguments. */
@@ -100,7 +103,8 @@ static bool parse_m_list(bench_args *a, char *err, size_t err_size)
 }
 
 static const char *const bench_options[] = {
-    "--backend", "-m", "-n", "-k", "--weights", "--act", "--csv", "--threads", "--reps", "--seed"};
+    "--backend", "-m", "-n", "-k", "--weights", "--act", "--csv", "--threads", "--reps", "--seed",
+    "--schedule"};
 
 static bool known_option(const char *name)
 {
@@ -154,6 +158,8 @@ static bool parse_args(int argc, char **argv, bench_args *a, char *err, size_t e
             a->act = value;
         else if (strcmp(name, "--csv") == 0)
             a->csv = value;
+        else if (strcmp(name, "--schedule") == 0)
+            a->schedule = value;
         else if (strcmp(name, "--threads") == 0) {
             if (!parse_int("--threads", value, 0, 4096, &a->threads, err, err_size))
                 return false;
@@ -192,7 +198,8 @@ int cmd_bench(int argc, char **argv)
     if (!parse_args(argc, argv, &a, err, sizeof err))
         return bad_argument(err);
 
-    bench_config cfg = {.n = a.n, .k = a.k, .reps = (int)a.reps, .seed = a.seed};
+    bench_config cfg = {
+        .n = a.n, .k = a.k, .reps = (int)a.reps, .seed = a.seed, .schedule = a.schedule};
     if (ug_backend_parse(NULL, a.backend, &cfg.backend) != UG_OK) {
         snprintf(err, sizeof err, "--backend '%s' is not one of cpu, ref, cuda, auto", a.backend);
         return bad_argument(err);

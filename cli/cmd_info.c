@@ -67,13 +67,19 @@ int cmd_info(int argc, char **argv)
     opt.backend = UG_BACKEND_CPU;
     ug_context *ctx = NULL;
     char err[512];
+    char cpu_line[600];
     if (ug_context_create(&opt, &ctx, err, sizeof err) == UG_OK) {
         printf("threads: %d (OpenMP)\n", (int)ug_context_num_threads(ctx));
+        snprintf(cpu_line, sizeof cpu_line,
+                 "available: kernels: %s (decode and prefill; UG_CPU_ISA forces a lower one)",
+                 ug_context_cpu_isa(ctx));
         ug_context_destroy(ctx);
+    } else {
+        snprintf(cpu_line, sizeof cpu_line, "unavailable: %s", err);
     }
     printf("backends:\n");
     printf("  ref   available: scalar oracle, f64 accumulation\n");
-    printf("  cpu   available: stopgap, runs the scalar oracle until the fast CPU kernels land\n");
+    printf("  cpu   %s\n", cpu_line);
 
     char reason[256];
     int devices = ug_cuda_device_count(reason, sizeof reason);

@@ -32,7 +32,7 @@ static int usage(void)
             "  verify   every supported format on every available backend against the oracle\n"
             "           [--backend B] [--quick] [--seed N]\n"
             "  bench    --backend B -m LIST -n N -k K --weights SPEC --act T [--csv FILE]\n"
-            "           [--threads N] [--reps N] [--seed N]\n"
+            "           [--threads N] [--reps N] [--seed N] [--schedule NAME]\n"
             "           SPEC: bfloat16 | float16 | float32 |\n"
             "                 <uint4|int4|uint8|int8>,group=<32|64|128|-1>,method=<scale_bias|\n"
             "                 scale_zero|symmetric|mlx|awq>[,scale=<float16|bfloat16|float32>]\n"

@@ -29,8 +29,13 @@
 #define CPU_NC 256
 #define CPU_KC 256
 #define CPU_MC 256
-/* Decode while M is at most this (measured: docs/cpu.md, bench/results). */
-#define CPU_DECODE_MAX_M 8
+/* Floats between two dequantized panels: one panel plus a cache line, so
+ * that the panels of a micro-tile do not fall into the same cache sets. */
+#define CPU_B_STRIDE (CPU_KC * CPU_NR + 16)
+/* Decode while M is at most this: where the two families cross on uint4
+ * g128, 14336 x 4096, 2 threads (bench/results/cpu-sweep-*.csv: decode is
+ * ahead through M = 16 on AVX2 and even at 16 on AVX-512, behind at 32). */
+#define CPU_DECODE_MAX_M 16
 /* Below this many multiply-adds one thread does the work. */
 #define CPU_PARALLEL_MIN_MACS 2e6
 
@@ -418,9 +423,8 @@ static ug_status run_prefill(const ug_plan *plan, const cpu_kernels *kern, const
     const int64_t acc_rows = (M < mcb ? (M + MR - 1) / MR * MR : mcb);
     const size_t esz = ug_float_bytes(d->a_type);
     /* per thread: dequantized panels, a packed sliver of A, the accumulators */
-    const size_t b_floats = (size_t)CPU_NC * CPU_KC, a_floats = (size_t)CPU_KC * (size_t)MR;
+    const size_t b_floats = (size_t)(CPU_NC / CPU_NR) * CPU_B_STRIDE, a_floats = (size_t)CPU_KC * (size_t)MR;
     const size_t per_thread = b_floats + a_floats + (size_t)acc_rows * CPU_NC;
-    const bool in_place = w->L.format.storage == UG_F32;
     const int threads = team_size(plan, chunks);
     const size_t bytes = per_thread * sizeof(float) * (size_t)threads;
     float *scratch = aligned_alloc(64, round_up(bytes, 64));
@@ -441,17 +445,14 @@ static ug_status run_prefill(const ug_plan *plan, const cpu_kernels *kern, const
             const int64_t mc = M - m0 < mcb ? M - m0 : mcb;
             for (int64_t k0 = 0; k0 < K; k0 += CPU_KC) {
                 const int64_t kc = K - k0 < CPU_KC ? K - k0 : CPU_KC;
-                /* f32 weights are read in place; others are dequantized */
                 const float *panel[CPU_NC / CPU_NR];
                 for (int64_t pi = 0; pi < np_pad; pi++) {
-                    float *dst = bp + (size_t)pi * CPU_KC * CPU_NR;
+                    float *dst = bp + (size_t)pi * CPU_B_STRIDE;
                     panel[pi] = dst;
-                    if (pi >= np)
-                        memset(dst, 0, (size_t)kc * CPU_NR * sizeof(float));
-                    else if (in_place)
-                        panel[pi] = (const float *)cpu_panel(w, p0 + pi) + k0 * CPU_NR;
-                    else
+                    if (pi < np)
                         kern->dequant(w, p0 + pi, k0, kc, dst);
+                    else
+                        memset(dst, 0, (size_t)kc * CPU_NR * sizeof(float));
                 }
                 for (int64_t mt = 0; mt < mc; mt += MR) {
                     const int rows = mc - mt < MR ? (int)(mc - mt) : (int)MR;
