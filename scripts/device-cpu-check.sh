@@ -8,14 +8,7 @@
 set -uo pipefail
 out=${1:?usage: scripts/device-cpu-check.sh OUTDIR}
 mkdir -p "$out"
-prefix=/tmp/ug-deps
-if ls .debs/*.deb >/dev/null 2>&1; then
-  for f in .debs/*.deb; do dpkg -x "$f" "$prefix"; done
-  export PKG_CONFIG_PATH="$prefix/usr/lib/x86_64-linux-gnu/pkgconfig"
-  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-  export CMAKE_PREFIX_PATH="$prefix/usr"
-  sed -i "s| -I/usr/| -I$prefix/usr/|; s| -L/usr/| -L$prefix/usr/|" "$PKG_CONFIG_PATH"/cmocka.pc
-fi
+. "$(dirname "$0")/device-deps.sh"
 {
   echo "== $(date -u) on $(hostname): $(grep -m1 'model name' /proc/cpuinfo)"
   cmake -S . -B build-cpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DUG_WITH_CUDA=OFF 2>&1 | tail -2

@@ -29,7 +29,6 @@
 #include "testutil.h"
 
 #define MAX_FORMATS 256
-#define MAX_PRINTED 8
 
 static const ug_dtype float_types[3] = {UG_F32, UG_F16, UG_BF16};
 static const char *const isa_names[3] = {"portable", "avx2", "avx512"};
@@ -94,29 +93,6 @@ static hx_case random_case(const ug_weight_format *f, int kind, hx_rng *r)
     return c;
 }
 
-/* Run the cases; print the first failures and fail once with the count. */
-static void check_cases(ug_context *ctx, ug_context *oracle, const hx_case *cases, size_t count,
-                        hx_rng *r, const char *what)
-{
-    size_t failed = 0;
-    char first[1024] = "";
-    for (size_t i = 0; i < count; i++) {
-        hx_result res = hx_check_case(ctx, oracle, &cases[i], r);
-        if (res.pass)
-            continue;
-        char name[256], line[1024];
-        tu_case_str(&cases[i], UG_BACKEND_CPU, name, sizeof name);
-        snprintf(line, sizeof line, "case %zu (%s): %s: %s", i, cases[i].schedule, name,
-                 res.message);
-        if (failed == 0)
-            snprintf(first, sizeof first, "%s", line);
-        if (failed < MAX_PRINTED)
-            print_message("%s\n", line);
-        failed++;
-    }
-    TU_CHECK(failed == 0, "%s: %zu of %zu cases failed; first: %s", what, failed, count, first);
-}
-
 static void test_every_isa_and_family(void **state)
 {
     (void)state;
@@ -147,7 +123,7 @@ static void test_every_isa_and_family(void **state)
                 }
             char what[64];
             snprintf(what, sizeof what, "%s, %s", isa_names[isa], family ? "prefill" : "decode");
-            check_cases(ctx, oracle, cases, count, &r, what);
+            tu_check_cases(ctx, oracle, cases, count, &r, what);
         }
         ug_context_destroy(ctx);
     }
@@ -174,7 +150,7 @@ static void test_larger_layers(void **state)
         {.format = {UG_U4, UG_METHOD_SCALE_BIAS, 64, UG_F32}, .m = 4, .n = 300, .k = 512,
          .a_type = UG_F32, .c_type = UG_F16, .alpha = 1.0f},
     };
-    check_cases(ctx, oracle, cases, sizeof cases / sizeof cases[0], &r, "larger layers");
+    tu_check_cases(ctx, oracle, cases, sizeof cases / sizeof cases[0], &r, "larger layers");
     ug_context_destroy(ctx);
     ug_context_destroy(oracle);
 }

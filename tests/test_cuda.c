@@ -34,7 +34,6 @@
 #include "testutil.h"
 
 #define MAX_FORMATS 256
-#define MAX_PRINTED 20 /* failing random cases printed before the count */
 
 static const ug_dtype float_types[3] = {UG_F32, UG_F16, UG_BF16};
 
@@ -122,29 +121,6 @@ static hx_case random_case(const ug_weight_format *f, enum k_kind kind, hx_rng *
     return c;
 }
 
-/* Run the cases through hx_check_case; print each failure (up to
- * MAX_PRINTED) and fail once at the end with the count. */
-static void check_cases(ug_context *ctx, ug_context *oracle, const hx_case *cases, size_t count,
-                        hx_rng *r, const char *what)
-{
-    size_t failed = 0;
-    char first[1024] = "";
-    for (size_t i = 0; i < count; i++) {
-        hx_result res = hx_check_case(ctx, oracle, &cases[i], r);
-        if (res.pass)
-            continue;
-        char name[256], line[1024];
-        tu_case_str(&cases[i], UG_BACKEND_CUDA, name, sizeof name);
-        snprintf(line, sizeof line, "case %zu: %s: %s", i, name, res.message);
-        if (failed == 0)
-            snprintf(first, sizeof first, "%s", line);
-        if (failed < MAX_PRINTED)
-            print_message("%s\n", line);
-        failed++;
-    }
-    TU_CHECK(failed == 0, "%s: %zu of %zu cases failed; first: %s", what, failed, count, first);
-}
-
 static void test_random_cases(void **state)
 {
     (void)state;
@@ -181,7 +157,7 @@ static void test_random_cases(void **state)
         TU_CHECK(seen_kind[kind] >= nf, "K kind %zu drawn for %zu cases only", kind,
                  seen_kind[kind]);
     print_message("%zu random cases (seed %llu)\n", count, (unsigned long long)tu_seed());
-    check_cases(ctx, oracle, cases, count, &r, "random cases");
+    tu_check_cases(ctx, oracle, cases, count, &r, "random cases");
     free(cases);
     free(order);
     ug_context_destroy(ctx);
@@ -247,7 +223,7 @@ static void test_larger_layers(void **state)
             cases[i].m = cases[i].m > 130 ? 130 : cases[i].m;
             cases[i].n = cases[i].n > 300 ? 300 : cases[i].n;
         }
-    check_cases(ctx, oracle, cases, count, &r, "larger layers");
+    tu_check_cases(ctx, oracle, cases, count, &r, "larger layers");
     ug_context_destroy(ctx);
     ug_context_destroy(oracle);
 }

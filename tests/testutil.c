@@ -226,3 +226,28 @@ void tu_case_str(const hx_case *c, ug_backend backend, char *buf, size_t size)
              (long long)c->ldc, c->has_bias, ug_dtype_name(c->bias_type), (double)c->alpha,
              (double)c->beta);
 }
+
+void tu_check_cases(ug_context *ctx, ug_context *oracle, const hx_case *cases, size_t count,
+                    hx_rng *r, const char *what)
+{
+    enum { max_printed = 20 };
+    ug_backend backend = ug_context_backend(ctx);
+    size_t failed = 0;
+    char first[1024] = "";
+    for (size_t i = 0; i < count; i++) {
+        hx_result res = hx_check_case(ctx, oracle, &cases[i], r);
+        if (res.pass)
+            continue;
+        char name[256], line[1024];
+        tu_case_str(&cases[i], backend, name, sizeof name);
+        snprintf(line, sizeof line, "case %zu%s%s%s: %s: %s", i, cases[i].schedule ? " (" : "",
+                 cases[i].schedule ? cases[i].schedule : "", cases[i].schedule ? ")" : "", name,
+                 res.message);
+        if (failed == 0)
+            snprintf(first, sizeof first, "%s", line);
+        if (failed < max_printed)
+            print_message("%s\n", line);
+        failed++;
+    }
+    TU_CHECK(failed == 0, "%s: %zu of %zu cases failed; first: %s", what, failed, count, first);
+}

@@ -72,6 +72,12 @@ bool tu_quick(void);
  * bias, alpha, beta. */
 void tu_case_str(const hx_case *c, ug_backend backend, char *buf, size_t size);
 
+/* Run the cases through hx_check_case on ctx (of `backend`) against the
+ * oracle; print the first 20 failures (case, schedule if forced, message)
+ * and fail the test once at the end with the count, naming `what`. */
+void tu_check_cases(ug_context *ctx, ug_context *oracle, const hx_case *cases, size_t count,
+                    hx_rng *r, const char *what);
+
 /* The backends a context can be made for here: ref and cpu always, cuda
  * when ug_context_create accepts it. Returns the count. */
 size_t tu_available_backends(ug_backend out[UG_BACKEND_COUNT_]);
