@@ -478,8 +478,6 @@ static ug_status cpu_execute(const ug_plan *plan, const ug_packed_weights *pw, c
                              void *c, const void *bias, void *workspace)
 {
     (void)workspace;
-    if (plan->desc.m == 0)
-        return UG_OK;
     const cpu_schedule *sch = plan->backend_plan;
     const cpu_kernels *kern = ug_cpu_kernels_for(sch->isa);
     if (sch->prefill)
