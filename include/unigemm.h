@@ -78,6 +78,16 @@ typedef enum ug_status {
     UG_ERR_OUT_OF_MEMORY,       /* host or device allocation failed */
     UG_ERR_BACKEND_UNAVAILABLE, /* backend not built in, or no device present */
     UG_ERR_DEVICE,              /* a CUDA call failed; the message carries CUDA's text */
+    /* Checkpoint files (ug_checkpoint_*): */
+    UG_ERR_FILE_IO,             /* the file cannot be opened, read or mapped */
+    UG_ERR_FILE_FORMAT,         /* not a safetensors/GGUF file, or a header field is malformed */
+    UG_ERR_FILE_TRUNCATED,      /* the file ends inside a header or field it declares */
+    UG_ERR_FILE_RANGE,          /* a tensor's data lies outside the file's data section */
+    UG_ERR_FILE_OVERLAP,        /* two tensors share bytes */
+    UG_ERR_FILE_DTYPE,          /* unknown tensor type, or one the layer's role cannot have */
+    UG_ERR_FILE_SHAPE,          /* a shape disagrees with its bytes or with its companions */
+    UG_ERR_MISSING_TENSOR,      /* a named tensor or a layer's companion is not in the file */
+    UG_ERR_AMBIGUOUS,           /* the file does not settle a parameter; pass it in options */
     UG_ERR_COUNT_               /* number of statuses; not a status */
 } ug_status;
 
@@ -323,6 +333,117 @@ ug_status ug_plan_execute(const ug_plan *plan, const ug_packed_weights *weights,
 ug_status ug_embedding_lookup(ug_context *ctx, const ug_packed_weights *table,
                               const int32_t *ids, int64_t count, ug_dtype out_type, void *out,
                               int64_t ldo);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoint files: safetensors and GGUF, and the layers they hold           */
+/* ------------------------------------------------------------------------ */
+
+/* An opened checkpoint file, read-only and memory-mapped. Every length,
+ * offset, shape and type in it is checked against the file before use; a bad
+ * file gets a UG_ERR_FILE_* status (or UG_ERR_SIZE_OVERFLOW for a shape whose
+ * size overflows) and a message naming the field. Files are read as
+ * little-endian. The context must outlive the checkpoint; a checkpoint may be
+ * read from several threads at once. */
+typedef struct ug_checkpoint ug_checkpoint;
+
+/* Open a .safetensors or .gguf file (told apart by content, not by name).
+ * Beside a safetensors file, `config.json` and `quantize_config.json` are
+ * read when present: MLX's "quantization" (bits, group_size, per-layer
+ * overrides), the Hugging Face "quantization_config" (quant_method, bits,
+ * group_size, AWQ's version, GPTQModel's checkpoint_format). */
+ug_status ug_checkpoint_open(ug_context *ctx, const char *path, ug_checkpoint **out);
+/* The same on a file image in memory, which must outlive the checkpoint
+ * (no config files are read). */
+ug_status ug_checkpoint_open_memory(ug_context *ctx, const void *data, size_t size,
+                                    ug_checkpoint **out);
+void ug_checkpoint_close(ug_checkpoint *ckpt);
+
+/* "safetensors" or "gguf". */
+const char *ug_checkpoint_kind(const ug_checkpoint *ckpt);
+
+#define UG_TENSOR_MAX_DIMS 8
+
+/* One tensor as the file lists it. Strings stay valid while the checkpoint
+ * is open. */
+typedef struct ug_tensor_info {
+    const char *name;
+    const char *dtype; /* the file's own type name: "F16", "I32", "U32", "Q4_K", ... */
+    int32_t ndim;
+    int64_t shape[UG_TENSOR_MAX_DIMS]; /* outermost first (GGUF's ne[] reversed) */
+    uint64_t offset;                   /* of the data, from the start of the file */
+    uint64_t bytes;
+} ug_tensor_info;
+
+size_t ug_checkpoint_tensor_count(const ug_checkpoint *ckpt);
+ug_status ug_checkpoint_tensor(const ug_checkpoint *ckpt, size_t index, ug_tensor_info *out);
+
+/* A linear layer found by the naming conventions of the tool that wrote the
+ * file, with its format as the file stores it:
+ *   "mlx"       <name>.weight (U32 codes), .scales, .biases
+ *   "awq-gemm"  <name>.qweight [K, N/8], .qzeros, .scales (AutoAWQ GEMM)
+ *   "awq-gemv"  <name>.qweight [N, K/8], .qzeros, .scales (AutoAWQ GEMV)
+ *   "gptq"      <name>.qweight [K*bits/32, N], .qzeros, .scales, .g_idx
+ *   "gguf-q4_0", "gguf-q4_1", "gguf-q8_0", "gguf-q4_k", other "gguf-<type>"
+ *   "dense"     a 2-D F32/F16/BF16 tensor (<name>.weight, or any GGUF one)
+ * `problem` is NULL when the layer can be imported with default options,
+ * else why not (a missing companion, an ambiguous bit width, a type the
+ * library does not read); ug_checkpoint_import then fails with its status. */
+typedef struct ug_layer_info {
+    const char *name;   /* what ug_checkpoint_import takes */
+    const char *source; /* the source format, as above */
+    int32_t bits;       /* of the stored codes or elements; 0 when ambiguous */
+    int32_t group_size; /* of the source (K for per-channel); 0 when none or ambiguous */
+    int64_t n, k;       /* out and in features; 0 when ambiguous */
+    int32_t act_order;  /* GPTQ: g_idx is not k / group_size */
+    int32_t has_bias;   /* a <name>.bias tensor of N floats is present */
+    uint64_t bytes;     /* in the file, companions included */
+    const char *problem;
+} ug_layer_info;
+
+size_t ug_checkpoint_layer_count(const ug_checkpoint *ckpt);
+ug_status ug_checkpoint_layer(const ug_checkpoint *ckpt, size_t index, ug_layer_info *out);
+
+/* Settings the file may not carry; 0 means "from the file and its config". */
+typedef struct ug_import_options {
+    uint32_t struct_version; /* UG_STRUCT_VERSION */
+    int32_t bits;            /* MLX: bits of the codes (2, 3, 4, 5, 6, 8) */
+    int32_t group_size;      /* MLX and AWQ GEMV: the group size */
+    int32_t gptq_version;    /* GPTQ: 1 (zeros stored minus one, AutoGPTQ) or 2 (GPTQModel v2);
+                                0 = the config's checkpoint_format, else 1 */
+} ug_import_options;
+
+#define UG_IMPORT_OPTIONS_INIT {UG_STRUCT_VERSION, 0, 0, 0}
+
+/* A layer turned into the canonical weight source, owned by the handle. */
+typedef struct ug_imported_layer ug_imported_layer;
+
+/* Import layer `name` (a layer name as listed, or one of its tensors' names,
+ * e.g. "model.layers.0.mlp.up_proj.qweight") exactly: the canonical source
+ * dequantizes to the same weights as the tool that wrote the file computes
+ * from it (up to the rounding of that tool's own arithmetic).
+ *   MLX: codes of 2/3/4 bits become uint4, 5/6/8 bits uint8, scale_bias.
+ *   AWQ: uint4 scale_zero (symmetric when every zero is 8).
+ *   GPTQ: uint4 (2 and 4 bits) or uint8 scale_zero, symmetric when every zero
+ *     is 2^(bits-1); v1 zeros are stored minus one, and a v1 group whose
+ *     stored zero is all ones means zero 2^bits, which no code holds: such a
+ *     layer becomes scale_bias with f32 scales and biases b = -z*s (exact).
+ *     Act-order (g_idx not k / G): K is sorted by g_idx, see k_perm.
+ *   GGUF: Q4_0 uint4 symmetric G=32; Q4_1 uint4 scale_bias G=32; Q8_0 int8
+ *     symmetric G=32; Q4_K uint4 scale_bias G=32 with f32 scales d*sc and
+ *     biases -dmin*m; F32/F16/BF16 as they are.
+ * `options` may be NULL. */
+ug_status ug_checkpoint_import(ug_checkpoint *ckpt, const char *name,
+                               const ug_import_options *options, ug_imported_layer **out);
+void ug_imported_layer_free(ug_imported_layer *layer);
+
+/* The canonical source, ready for ug_weights_pack. */
+const ug_weight_source *ug_imported_layer_source(const ug_imported_layer *layer);
+/* NULL, or k_perm[K] for an act-order GPTQ layer: column j of the source is
+ * column k_perm[j] of the checkpoint's W, so Y = X . W^T is computed as
+ * X' . source^T with X'[:, j] = X[:, k_perm[j]]. */
+const int32_t *ug_imported_layer_k_perm(const ug_imported_layer *layer);
+/* The layer's bias (<name>.bias, N elements of *type) or NULL. */
+const void *ug_imported_layer_bias(const ug_imported_layer *layer, ug_dtype *type);
 
 /* ------------------------------------------------------------------------ */
 /* Quantizers (round to nearest), host memory                                 */

@@ -1,6 +1,7 @@
 # device-deps.sh - sourced by the device-*.sh scripts: the GPU machine has no
-# network, so the cmocka packages travel in .debs/ (fetched here with
-# `apt-get download libcmocka-dev libcmocka0`); unpack them into a private
+# network, so the cmocka and jansson packages travel in .debs/ (fetched here
+# with `apt-get download libcmocka-dev libcmocka0 libjansson-dev libjansson4`);
+# unpack them into a private
 # prefix and point pkg-config, the loader and CMake at it.
 prefix=/tmp/ug-deps
 if ls .debs/*.deb >/dev/null 2>&1; then

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # install-deps.sh - installs the Debian/Ubuntu packages unigemm builds with,
 # when any is missing: make and a C compiler (build-essential), cmake, ninja,
-# pkg-config, OpenBLAS
-# (the CPU baseline of `unigemm bench`) and cmocka (the unit tests).
+# pkg-config, jansson (the JSON of safetensors headers and config files),
+# OpenBLAS (the CPU baseline of `unigemm bench`) and cmocka (the unit tests).
 # nvcc is optional and never installed here: with it the CUDA backend is
 # built, without it the library builds for the CPU alone.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libcmocka-dev)
+packages=(build-essential cmake ninja-build pkg-config libjansson-dev libopenblas-dev libcmocka-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

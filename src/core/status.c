@@ -36,6 +36,15 @@ static const char *const status_text[UG_ERR_COUNT_] = {
     [UG_ERR_OUT_OF_MEMORY] = "out of memory",
     [UG_ERR_BACKEND_UNAVAILABLE] = "backend unavailable",
     [UG_ERR_DEVICE] = "device error",
+    [UG_ERR_FILE_IO] = "cannot read the file",
+    [UG_ERR_FILE_FORMAT] = "malformed checkpoint file",
+    [UG_ERR_FILE_TRUNCATED] = "file truncated",
+    [UG_ERR_FILE_RANGE] = "tensor data outside the file",
+    [UG_ERR_FILE_OVERLAP] = "tensors overlap",
+    [UG_ERR_FILE_DTYPE] = "unexpected tensor type",
+    [UG_ERR_FILE_SHAPE] = "tensor shape disagrees with its data or companions",
+    [UG_ERR_MISSING_TENSOR] = "tensor not found",
+    [UG_ERR_AMBIGUOUS] = "the checkpoint does not settle a parameter",
 };
 
 const char *ug_status_str(ug_status status)
