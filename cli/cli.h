@@ -15,6 +15,8 @@ int cmd_info(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Ceilings the same run measures. CPU (bench_measure_machine): read
  * bandwidth over a buffer far larger than the last-level cache, and the peak

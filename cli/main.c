@@ -1,5 +1,6 @@
 /*
- * main.c - the `unigemm` command: dispatches to info, verify, bench, demo.
+ * main.c - the `unigemm` command: dispatches to info, verify, bench, demo,
+ * inspect and run.
  * No or bad arguments print usage and exit 2.
  */
 #define _GNU_SOURCE
@@ -38,7 +39,11 @@ static int usage(void)
             "                 scale_zero|symmetric|mlx|awq>[,scale=<float16|bfloat16|float32>]\n"
             "  demo     quantize a Llama-sized layer in each format, run it on the best backend,\n"
             "           check it against the oracle, bench it against the dense baseline\n"
-            "           [--backend B] [--csv FILE]\n");
+            "           [--backend B] [--csv FILE]\n"
+            "  inspect  FILE: the layers and tensors of a safetensors or GGUF checkpoint\n"
+            "  run      --weights FILE --tensor NAME --input X.npy --output Y.npy [--backend B]\n"
+            "           [--bias] [--check] [--bits N] [--group-size G] [--gptq-version 1|2]:\n"
+            "           Y = X . W^T for one layer of a checkpoint (float32 .npy in and out)\n");
     return 2;
 }
 
@@ -56,6 +61,10 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 1, argv + 1);
+    if (strcmp(cmd, "inspect") == 0)
+        return cmd_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage();
         return 0;

@@ -5,7 +5,7 @@
  *
  *   pv                       a type holding 16 floats (in registers)
  *   pv_zero() pv_bcast(f)    all lanes 0 / f
- *   pv_add(a,b) pv_sub(a,b) pv_mul(a,b)
+ *   pv_add(a,b) pv_sub(a,b)
  *   pv_fma(a,b,c)            a*b + c, rounded once
  *   pv_fnma(a,b,c)           c - a*b, rounded once
  *   pv_load(p) pv_store(p,v) 16 f32, any alignment

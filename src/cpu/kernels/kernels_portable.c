@@ -35,10 +35,6 @@ static inline pv pv_sub(pv x, pv y)
 {
     PV_MAP(x.v[l] - y.v[l]);
 }
-static inline pv pv_mul(pv x, pv y)
-{
-    PV_MAP(x.v[l] * y.v[l]);
-}
 static inline pv pv_fma(pv x, pv y, pv z)
 {
     PV_MAP(fmaf(x.v[l], y.v[l], z.v[l]));

@@ -34,10 +34,6 @@ static inline pv pv_sub(pv x, pv y)
 {
     return pv_make(_mm256_sub_ps(x.a, y.a), _mm256_sub_ps(x.b, y.b));
 }
-static inline pv pv_mul(pv x, pv y)
-{
-    return pv_make(_mm256_mul_ps(x.a, y.a), _mm256_mul_ps(x.b, y.b));
-}
 static inline pv pv_fma(pv x, pv y, pv z)
 {
     return pv_make(_mm256_fmadd_ps(x.a, y.a, z.a), _mm256_fmadd_ps(x.b, y.b, z.b));

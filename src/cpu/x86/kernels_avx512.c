@@ -26,10 +26,6 @@ static inline pv pv_sub(pv x, pv y)
 {
     return _mm512_sub_ps(x, y);
 }
-static inline pv pv_mul(pv x, pv y)
-{
-    return _mm512_mul_ps(x, y);
-}
 static inline pv pv_fma(pv x, pv y, pv z)
 {
     return _mm512_fmadd_ps(x, y, z);

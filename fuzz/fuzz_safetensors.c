@@ -1,0 +1,18 @@
+/*
+ * fuzz_safetensors.c - libFuzzer target for the safetensors reader and the
+ * MLX/AWQ/GPTQ/dense importers behind it (fuzz_checkpoint.h). Inputs that
+ * start with "GGUF" go to the other reader, so they are skipped here.
+ * Seed corpus: fuzz/corpus/safetensors (made by fuzz/make_corpus.c).
+ */
+#include <string.h>
+
+#include "fuzz_checkpoint.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size >= 4 && memcmp(data, "GGUF", 4) == 0)
+        return -1; /* not a safetensors input: keep it out of the corpus */
+    return fuzz_checkpoint_one(data, size);
+}
