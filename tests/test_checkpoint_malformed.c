@@ -214,6 +214,16 @@ static void test_malformed_safetensors(void **state)
                    &(bad_file){"metadata value not a string", UG_ERR_FILE_FORMAT, "__metadata__",
                                NULL});
 
+    /* A null __metadata__ (what MLX writes without metadata) is no metadata. */
+    bytes null_meta = safetensors("{\"__metadata__\":null,\"a\":{\"dtype\":\"F32\",\"shape\":"
+                                  "[4],\"data_offsets\":[0,16]}}",
+                                  0, 16, &r);
+    ug_checkpoint *ck = NULL;
+    TU_CHECK(ug_checkpoint_open_memory(ctx, null_meta.p, null_meta.size, &ck) == UG_OK,
+             "null __metadata__ refused: %s", ug_context_last_error(ctx));
+    ug_checkpoint_close(ck);
+    free(null_meta.p);
+
     /* Layers: open succeeds, import names the missing or wrong companion. */
     expect_refused(ctx,
                    safetensors("{\"l.weight\":{\"dtype\":\"U32\",\"shape\":[2,8],\"data_offsets\":"

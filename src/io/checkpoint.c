@@ -76,11 +76,14 @@ ug_status ug_checkpoint_open(ug_context *ctx, const char *path, ug_checkpoint **
     if (fd < 0)
         return ug_fail(ctx, UG_ERR_FILE_IO, "%s: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         int err = errno;
         close(fd);
-        return ug_fail(ctx, UG_ERR_FILE_IO, "%s: %s", path,
-                       S_ISREG(sb.st_mode) ? strerror(err) : "not a regular file");
+        return ug_fail(ctx, UG_ERR_FILE_IO, "%s: %s", path, strerror(err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ug_fail(ctx, UG_ERR_FILE_IO, "%s: not a regular file", path);
     }
     ug_checkpoint *ckpt = new_checkpoint(ctx);
     if (ckpt == NULL) {

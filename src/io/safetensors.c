@@ -3,7 +3,7 @@
  * length H, H bytes of JSON, then the data section. The JSON (parsed by
  * jansson, duplicate keys refused) maps each tensor name to {"dtype",
  * "shape", "data_offsets": [begin, end]} with offsets relative to the data
- * section; "__metadata__" is an object of strings. Every field is checked
+ * section; "__metadata__" is an object of strings (or null, as MLX writes). Every field is checked
  * against the image before a tensor is recorded.
  */
 #include <stdlib.h>
@@ -17,6 +17,8 @@
 
 static ug_status check_metadata(ug_checkpoint *ckpt, json_t *meta)
 {
+    if (json_is_null(meta))
+        return UG_OK; /* MLX writes null when it has no metadata */
     if (!json_is_object(meta))
         return ug_fail(ckpt->ctx, UG_ERR_FILE_FORMAT,
                        "safetensors header: __metadata__ is not an object");
