@@ -362,7 +362,7 @@ static int32_t *random_perm(int64_t k, hx_rng *r)
 typedef struct gptq_case {
     int bits, version;
     int32_t group;
-    bool act_order, symmetric, zero_past_range, config_version;
+    bool act_order, symmetric, zero_past_range;
 } gptq_case;
 
 static void check_gptq(ug_context *ctx, gptq_case c, hx_rng *r)
@@ -494,11 +494,58 @@ static void test_gptq_versions_bits_act_order(void **state)
                 for (int act = 0; act < 2; act++)
                     for (int sym = 0; sym < 2; sym++)
                         check_gptq(ctx,
-                                   (gptq_case){bits[bi], v, groups[gi], act, sym, false, false},
+                                   (gptq_case){bits[bi], v, groups[gi], act, sym, false},
                                    &r);
     /* v1's all-ones field: zero 2^bits, imported as scale_bias f32. */
-    check_gptq(ctx, (gptq_case){4, 1, 32, true, false, true, false}, &r);
-    check_gptq(ctx, (gptq_case){8, 1, 64, false, false, true, false}, &r);
+    check_gptq(ctx, (gptq_case){4, 1, 32, true, false, true}, &r);
+    check_gptq(ctx, (gptq_case){8, 1, 64, false, false, true}, &r);
+    ug_context_destroy(ctx);
+}
+
+/* GPTQModel's v2 files say so in quantize_config.json (checkpoint_format):
+ * read from beside the file, the true zeros come back without options. */
+static void test_gptq_version_from_config(void **state)
+{
+    (void)state;
+    hx_rng r = tu_rng(__func__);
+    ug_context *ctx = tu_context(UG_BACKEND_REF, 1);
+    int64_t n = 16, k = 64, groups = 2;
+    source s = make_source(ctx, (ug_weight_format){UG_U4, UG_METHOD_SCALE_ZERO, 32, UG_F16}, n,
+                           k, 16, 16, &r);
+    int32_t *qw, *qz, *gi;
+    uint16_t *sc;
+    assert_int_equal(tw_gptq_pack(&s.src, 4, 2, NULL, &qw, &qz, &sc, &gi), 0);
+    tw_tensor t[3] = {
+        {"q.qweight", "I32", 0, 2, {k / 8, n}, qw, (size_t)(k / 8 * n) * 4},
+        {"q.qzeros", "I32", 0, 2, {groups, n / 8}, qz, (size_t)(groups * n / 8) * 4},
+        {"q.scales", "F16", 0, 2, {groups, n}, sc, (size_t)(groups * n) * 2},
+    };
+    size_t size;
+    uint8_t *image = tw_safetensors_image(t, 3, NULL, &size);
+    char dir[] = "/tmp/ug_gptq_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], cfg[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(cfg, sizeof cfg, "%s/quantize_config.json", dir);
+    const char *json = "{\"bits\": 4, \"group_size\": 32, \"sym\": false, "
+                       "\"checkpoint_format\": \"gptq_v2\"}";
+    assert_int_equal(tw_write_file(path, image, size), 0);
+    assert_int_equal(tw_write_file(cfg, (const uint8_t *)json, strlen(json)), 0);
+    ug_checkpoint *ck;
+    assert_int_equal(ug_checkpoint_open(ctx, path, &ck), UG_OK);
+    ug_imported_layer *l = import(ctx, ck, "q", NULL);
+    expect_same_source(ctx, ug_imported_layer_source(l), &s.src, "gptq v2 from its config");
+    ug_imported_layer_free(l);
+    ug_checkpoint_close(ck);
+    unlink(cfg);
+    unlink(path);
+    rmdir(dir);
+    free(image);
+    free(qw);
+    free(qz);
+    free(sc);
+    free(gi);
+    source_free(&s);
     ug_context_destroy(ctx);
 }
 
@@ -752,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_mlx_config_settles_bits),
         cmocka_unit_test(test_awq_gemm_and_gemv),
         cmocka_unit_test(test_gptq_versions_bits_act_order),
+        cmocka_unit_test(test_gptq_version_from_config),
         cmocka_unit_test(test_gguf_types),
         cmocka_unit_test(test_act_order_gemm_end_to_end),
         cmocka_unit_test(test_bad_calls),
