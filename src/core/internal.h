@@ -164,5 +164,8 @@ void ug_store_float(void *base, ug_dtype dtype, int64_t i, double v);
 
 /* Code k of a canonical codes row of `bits` (4 or 8), as an integer. */
 int32_t ug_code_at(const uint8_t *row, int bits, bool is_signed, int64_t k);
+/* Store code q (its low `bits` bits: two's complement for signed codes) as
+ * code k of a canonical codes row; the other nibble of a 4-bit byte stays. */
+void ug_code_put(uint8_t *row, int bits, int64_t k, int32_t q);
 
 #endif /* UG_INTERNAL_H */

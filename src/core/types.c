@@ -240,3 +240,14 @@ int32_t ug_code_at(const uint8_t *row, int bits, bool is_signed, int64_t k)
     uint32_t nib = (row[k >> 1] >> ((k & 1) * 4)) & 0xfu;
     return is_signed ? (int32_t)(nib ^ 8u) - 8 : (int32_t)nib;
 }
+
+void ug_code_put(uint8_t *row, int bits, int64_t k, int32_t q)
+{
+    if (bits == 8) {
+        row[k] = (uint8_t)q;
+        return;
+    }
+    int shift = (int)(k & 1) * 4;
+    uint8_t *b = &row[k >> 1];
+    *b = (uint8_t)((*b & ~(0xfu << shift)) | (((uint32_t)q & 0xfu) << shift));
+}

@@ -56,7 +56,8 @@ ug_status io_import_awq(ug_checkpoint *ckpt, const io_layer *layer, ug_imported_
             for (size_t c = 0; c < words; c++) {
                 uint32_t w = io_le32(q->data + ((size_t)kk * words + c) * 4);
                 for (int i = 0; i < 8; i++)
-                    io_put_u4(codes + (c * 8 + (size_t)awq_order[i]) * row, kk, (w >> (4 * i)) & 0xF);
+                    ug_code_put(codes + (c * 8 + (size_t)awq_order[i]) * row, 4, kk,
+                                (int32_t)(w >> (4 * i)));
             }
     } else {
         size_t words = (size_t)(k / 8);
@@ -64,7 +65,8 @@ ug_status io_import_awq(ug_checkpoint *ckpt, const io_layer *layer, ug_imported_
             for (size_t c = 0; c < words; c++) {
                 uint32_t w = io_le32(q->data + ((size_t)r * words + c) * 4);
                 for (int i = 0; i < 8; i++)
-                    io_put_u4(codes + (size_t)r * row, (int64_t)(c * 8) + i, (w >> (4 * i)) & 0xF);
+                    ug_code_put(codes + (size_t)r * row, 4, (int64_t)(c * 8) + i,
+                                (int32_t)(w >> (4 * i)));
             }
     }
     for (int64_t r = 0; r < n; r++)

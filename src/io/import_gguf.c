@@ -77,8 +77,8 @@ ug_status io_import_gguf(ug_checkpoint *ckpt, const io_layer *layer, ug_imported
                 if (t->type == IO_Q4_1)
                     b16[gbase + b] = io_le16(blk + 2);
                 for (int j = 0; j < 16; j++) {
-                    io_put_u4(dst, k0 + j, qs[j] & 0xF);
-                    io_put_u4(dst, k0 + j + 16, qs[j] >> 4);
+                    ug_code_put(dst, 4, k0 + j, qs[j]);
+                    ug_code_put(dst, 4, k0 + j + 16, qs[j] >> 4);
                 }
                 break;
             }
@@ -96,7 +96,7 @@ ug_status io_import_gguf(ug_checkpoint *ckpt, const io_layer *layer, ug_imported
                     b32[gbase + b * 8 + (size_t)sub] = (float)(-(dmin * m));
                     const uint8_t *q = qs + 32 * (sub / 2);
                     for (int l = 0; l < 32; l++)
-                        io_put_u4(dst, k0 + 32 * sub + l, sub % 2 ? q[l] >> 4 : q[l] & 0xF);
+                        ug_code_put(dst, 4, k0 + 32 * sub + l, sub % 2 ? q[l] >> 4 : q[l]);
                 }
             }
             }

@@ -19,6 +19,14 @@ static unsigned field(const uint8_t *words, size_t word, int bits, int j)
     return (io_le32(words + word * 4) >> (bits * j)) & ((1u << bits) - 1);
 }
 
+/* The zero point of group g, row r: stored as is (v2) or minus one (v1). */
+static unsigned zero_at(const io_tensor *z, int bits, int version, int64_t g, int64_t r)
+{
+    int per_word = 32 / bits;
+    return field(z->data, (size_t)(g * z->shape[1] + r / per_word), bits, (int)(r % per_word)) +
+           (version == 1);
+}
+
 static int64_t g_idx_at(const io_tensor *g, int64_t k)
 {
     const uint8_t *p = g->data + (size_t)k * (g->type == IO_I64 ? 8 : 4);
@@ -84,11 +92,9 @@ ug_status io_import_gptq(ug_checkpoint *ckpt, const io_layer *layer,
     ug_dtype storage = bits <= 4 ? UG_U4 : UG_U8;
     unsigned code_max = storage == UG_U4 ? 15 : 255, mid = 1u << (bits - 1);
     bool symmetric = bits == ug_dtype_bits(storage), in_range = true;
-    size_t zwords = (size_t)z->shape[1];
     for (int64_t gi = 0; gi < groups; gi++)
         for (int64_t r = 0; r < n; r++) {
-            unsigned zero = field(z->data, (size_t)gi * zwords + (size_t)(r / per_word), bits,
-                                  (int)(r % per_word)) + (version == 1);
+            unsigned zero = zero_at(z, bits, version, gi, r);
             symmetric &= zero == mid;
             in_range &= zero <= code_max;
         }
@@ -114,19 +120,16 @@ ug_status io_import_gptq(ug_checkpoint *ckpt, const io_layer *layer,
         size_t word = (size_t)(kk / per_word) * (size_t)n;
         int shift = bits * (int)(kk % per_word);
         for (int64_t r = 0; r < n; r++) {
-            unsigned code = (io_le32(q->data + (word + (size_t)r) * 4) >> shift) & ((1u << bits) - 1);
-            if (storage == UG_U4)
-                io_put_u4(codes + (size_t)r * row, j, code);
-            else
-                codes[(size_t)r * row + (size_t)j] = (uint8_t)code;
+            uint32_t w = io_le32(q->data + (word + (size_t)r) * 4);
+            ug_code_put(codes + (size_t)r * row, ug_dtype_bits(storage), j,
+                        (int32_t)((w >> shift) & ((1u << bits) - 1)));
         }
     }
     size_t esize = ug_float_bytes(scale_type);
     for (int64_t gi = 0; gi < groups; gi++)
         for (int64_t r = 0; r < n; r++) {
             size_t dst = (size_t)(r * groups + gi), src = (size_t)(gi * n + r);
-            unsigned zero = field(z->data, (size_t)gi * zwords + (size_t)(r / per_word), bits,
-                                  (int)(r % per_word)) + (version == 1);
+            unsigned zero = zero_at(z, bits, version, gi, r);
             if (fmt.method == UG_METHOD_SCALE_BIAS) {
                 /* s has at most 11 significant bits and z at most 9: s and
                  * -z*s are exact in f32. */

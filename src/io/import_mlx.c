@@ -46,11 +46,7 @@ ug_status io_import_mlx(ug_checkpoint *ckpt, const io_layer *layer, ug_imported_
             unsigned v = src[bit / 8];
             if (bit % 8 + (uint64_t)bits > 8)
                 v |= (unsigned)src[bit / 8 + 1] << 8;
-            unsigned code = (v >> (bit % 8)) & mask;
-            if (fmt.storage == UG_U4)
-                io_put_u4(dst, i, code);
-            else
-                dst[i] = (uint8_t)code;
+            ug_code_put(dst, ug_dtype_bits(fmt.storage), i, (int32_t)((v >> (bit % 8)) & mask));
         }
     }
     memcpy(out->scales, s->data, (size_t)s->bytes);

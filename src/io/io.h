@@ -220,15 +220,4 @@ static inline double io_float_at(const uint8_t *base, ug_dtype type, size_t i)
     return type == UG_F16 ? ug_f16_to_f32(h) : ug_bf16_to_f32(h);
 }
 
-/* Canonical 4-bit codes: code k of a row in the low nibble of byte k/2 when k
- * is even, the high nibble when odd. */
-static inline void io_put_u4(uint8_t *row, int64_t k, unsigned code)
-{
-    uint8_t *b = row + k / 2;
-    if (k & 1)
-        *b = (uint8_t)((*b & 0x0F) | ((code & 0xF) << 4));
-    else
-        *b = (uint8_t)((*b & 0xF0) | (code & 0xF));
-}
-
 #endif /* UG_IO_H */

@@ -34,17 +34,6 @@ static double round_to(ug_dtype t, double v)
     }
 }
 
-static void put_code(uint8_t *row, int bits, int64_t k, int32_t q)
-{
-    if (bits == 8) {
-        row[k] = (uint8_t)q;
-        return;
-    }
-    int shift = (int)(k & 1) * 4;
-    uint8_t *b = &row[k >> 1];
-    *b = (uint8_t)((*b & ~(0xfu << shift)) | (((uint32_t)q & 0xfu) << shift));
-}
-
 static int32_t clamp_round(double v, int32_t lo, int32_t hi)
 {
     if (!(v == v))
@@ -139,7 +128,7 @@ static ug_status quantize_rows(ug_context *ctx, const ug_layout *L, const float 
             if (zeros)
                 ((int8_t *)zeros)[gi] = (int8_t)p.zero; /* same bits as the uint8 code */
             for (int64_t i = 0; i < L->group; i++)
-                put_code(row, L->bits, g * L->group + i, code_for(L, &p, x[i]));
+                ug_code_put(row, L->bits, g * L->group + i, code_for(L, &p, x[i]));
         }
     }
     return UG_OK;
