@@ -229,6 +229,139 @@ static void test_larger_layers(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The wgmma family under each of its schedules                               */
+/* ------------------------------------------------------------------------ */
+
+static const char *const wg_schedules[15] = {
+    "wg-t16-s1",  "wg-t32-s1",  "wg-t64-s1",  "wg-t128-s1", "wg-t256-s1",
+    "wg-t16-s2",  "wg-t32-s2",  "wg-t64-s2",  "wg-t128-s2", "wg-t256-s2",
+    "wg-t16-s4",  "wg-t32-s4",  "wg-t64-s4",  "wg-t128-s4", "wg-t256-s4",
+};
+
+/* Schedule i of the list, or its one-CTA form where K has fewer 64-chunks
+ * than the schedule splits K into. */
+static const char *wg_schedule_for(size_t i, int64_t k)
+{
+    int64_t chunks = (k + 63) / 64;
+    size_t splits_index = (i % 15) / 5; /* 0: s1, 1: s2, 2: s4 */
+    while (splits_index > 0 && chunks < ((int64_t)1 << splits_index))
+        splits_index--;
+    return wg_schedules[splits_index * 5 + i % 5];
+}
+
+/* Every format twice, each time under the next wg schedule; M around the
+ * token tiles (64, 65, 127, 200, 257, 300), N not a multiple of the 128-row
+ * tile, K of each kind; lda dense or padded to another multiple of 8 (other
+ * lda take the decode fallback, which test_random_cases reaches). Then a
+ * few long-M and long-K layers: M = 4097 under one- and several-CTA K. */
+static void test_wg_schedules(void **state)
+{
+    (void)state;
+    tu_require_cuda();
+    hx_rng r = tu_rng(__func__);
+    ug_context *ctx = tu_context(UG_BACKEND_CUDA, 0), *oracle = tu_context(UG_BACKEND_REF, 0);
+    ug_weight_format formats[MAX_FORMATS];
+    size_t nf = formats_all(formats);
+    static const int64_t ms[] = {64, 65, 127, 200, 257, 300};
+    static const int64_t ns[] = {1, 19, 100, 129, 257, 300};
+    size_t per_format = tu_quick() ? 1 : 2, count = 0;
+    hx_case *cases = malloc((per_format * nf + 8) * sizeof *cases);
+    assert_true(cases != NULL);
+    for (size_t i = 0; i < nf; i++)
+        for (size_t rep = 0; rep < per_format; rep++) {
+            hx_case c = random_case(&formats[i], (enum k_kind)((i + rep) % K_KINDS), &r);
+            c.m = ms[hx_rng_next(&r) % 6];
+            c.n = ns[hx_rng_next(&r) % 6];
+            c.lda = hx_rng_uniform(&r) < 0.3 ? (c.k + 7) / 8 * 8 + 8 : 0;
+            c.ldc = hx_rng_uniform(&r) < 0.3 ? c.n + 1 + (int64_t)(hx_rng_next(&r) % 9) : 0;
+            c.schedule = wg_schedule_for(count, c.k);
+            cases[count++] = c;
+        }
+    hx_case longer[] = {
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+         .m = 4097, .n = 200, .k = 512, .a_type = UG_BF16, .c_type = UG_BF16,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-t256-s1"},
+        {.format = {UG_I4, UG_METHOD_SYMMETRIC, 32, UG_F16},
+         .m = 4097, .n = 130, .k = 320, .a_type = UG_F16, .c_type = UG_F32,
+         .alpha = 1.0f, .beta = 0.5f, .schedule = "wg-t128-s2"},
+        {.format = {UG_BF16, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
+         .m = 4097, .n = 129, .k = 200, .a_type = UG_BF16, .c_type = UG_F16,
+         .alpha = 1.0f, .schedule = "wg-t64-s4"},
+        {.format = {UG_U8, UG_METHOD_SCALE_BIAS, 64, UG_F32},
+         .m = 300, .n = 1000, .k = 4096, .a_type = UG_BF16, .c_type = UG_BF16,
+         .alpha = 1.0f, .schedule = "wg-t256-s4"},
+        {.format = {UG_F32, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
+         .m = 511, .n = 300, .k = 1030, .a_type = UG_F16, .c_type = UG_F32,
+         .has_bias = 1, .bias_type = UG_F16, .alpha = -0.5f, .schedule = "wg-t256-s2"},
+        {.format = {UG_U4, UG_METHOD_SCALE_BIAS, 32, UG_F16},
+         .m = 1000, .n = 777, .k = 2048, .a_type = UG_F16, .c_type = UG_F16,
+         .alpha = 1.0f, .schedule = NULL}, /* the library's own choice */
+    };
+    for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
+        if (tu_quick() && longer[i].m > 1000)
+            longer[i].m = 300;
+        cases[count++] = longer[i];
+    }
+    print_message("%zu wg cases (seed %llu)\n", count, (unsigned long long)tu_seed());
+    tu_check_cases(ctx, oracle, cases, count, &r, "wg schedules");
+    free(cases);
+    ug_context_destroy(ctx);
+    ug_context_destroy(oracle);
+}
+
+/* M >= 64 gets a wg schedule by default and M < 64 a decode one; a wg
+ * schedule that splits K into more CTAs than K has chunks, or an unknown
+ * token tile, is refused by name. */
+static void test_wg_choice_and_refusals(void **state)
+{
+    (void)state;
+    tu_require_cuda();
+    hx_rng r = tu_rng(__func__);
+    ug_context *ctx = tu_context(UG_BACKEND_CUDA, 0);
+    const ug_weight_format f = {UG_U4, UG_METHOD_SCALE_ZERO, 64, UG_BF16};
+    hx_weights hw;
+    assert_int_equal(hx_weights_make(ctx, &f, 256, 64, &r, &hw), UG_OK);
+    ug_packed_weights *w = NULL;
+    assert_int_equal(ug_weights_pack(ctx, &hw.src, &w), UG_OK);
+    ug_gemm_desc d = UG_GEMM_DESC_INIT;
+    d.n = 256;
+    d.k = 64;
+    d.a_type = UG_BF16;
+    d.c_type = UG_BF16;
+    static const struct {
+        int64_t m;
+        const char *prefix;
+    } defaults[] = {{1, "mma-"}, {63, "mma-"}, {64, "wg-"}, {4097, "wg-"}};
+    for (size_t i = 0; i < 4; i++) {
+        d.m = defaults[i].m;
+        ug_plan *plan = NULL;
+        ug_status st = ug_plan_create(ctx, &d, w, NULL, &plan);
+        TU_CHECK(st == UG_OK, "m = %lld: %s", (long long)d.m, ug_context_last_error(ctx));
+        const char *name = ug_plan_schedule(plan);
+        TU_CHECK(strncmp(name, defaults[i].prefix, strlen(defaults[i].prefix)) == 0,
+                 "m = %lld runs %s, expected a %s schedule", (long long)d.m, name,
+                 defaults[i].prefix);
+        ug_plan_destroy(plan);
+    }
+    d.m = 128;
+    ug_plan_options opt = UG_PLAN_OPTIONS_INIT;
+    static const struct {
+        const char *schedule, *words;
+    } refused[] = {{"wg-t64-s2", "chunk"}, {"wg-t512-s1", "wg-t<T>-s<S>"},
+                   {"wg-t64-s3", "unknown"}, {"wg-t64-s1x", "unknown"}};
+    for (size_t i = 0; i < 4; i++) {
+        opt.schedule = refused[i].schedule;
+        ug_plan *plan = TU_NOT_NULL;
+        ug_status st = ug_plan_create(ctx, &d, w, &opt, &plan);
+        TU_EXPECT_ERROR(ctx, st, UG_ERR_UNSUPPORTED, refused[i].words);
+        TU_CHECK(plan == NULL, "%s: a refused plan_create left *out set", refused[i].schedule);
+    }
+    ug_weights_destroy(w);
+    hx_weights_free(&hw);
+    ug_context_destroy(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Determinism and graph capture                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -799,6 +932,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_cases),
         cmocka_unit_test(test_larger_layers),
+        cmocka_unit_test(test_wg_schedules),
+        cmocka_unit_test(test_wg_choice_and_refusals),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_graph_capture),
         cmocka_unit_test(test_unpack_every_format),

@@ -4,9 +4,13 @@
  *   - pack: canonical source -> the layout of gpu_layout.cuh, built on the
  *     host and copied into one device allocation owned by the packed weights;
  *     unpack inverts it exactly;
- *   - plans: activations f16 or bf16; a schedule of the decode family
- *     ("mma-t<tokens>-w<warps along K>-c<cluster CTAs along K>") chosen from
- *     M, N, K and the SM count, or forced by name;
+ *   - plans: activations f16 or bf16; a schedule chosen from M, N, K and the
+ *     SM count, or forced by name: the decode family for M < 64
+ *     ("mma-t<tokens>-w<warps along K>-c<cluster CTAs along K>"), the
+ *     large-M wgmma family from M = 64 ("wg-t<tokens>-s<cluster CTAs along
+ *     K>"); the wgmma family reads A through a tensor map, so an A that is
+ *     not 16-byte aligned or an lda that is not a multiple of 8 runs the
+ *     plan's decode schedule instead (same results, slower);
  *   - execute: checks that A, C and bias are device memory of the context's
  *     device, then launches on the context's stream: no allocation, no
  *     synchronization, no workspace (split-K partials meet in shared and
@@ -33,9 +37,14 @@ typedef struct cuda_weights {
     uint8_t *dev; /* one allocation: codes, scales, biases, zeros */
 } cuda_weights;
 
+enum { FAMILY_MMA, FAMILY_WG };
+
 typedef struct cuda_plan {
-    int tn, kw, cs;
+    int family;
+    int tn, kw, cs;        /* decode schedule (FAMILY_MMA, and the wg fallback) */
+    int wg_tn, wg_splits;  /* FAMILY_WG */
     int act_bf16;
+    int sms, smem_optin;
     char name[40];
 } cuda_plan;
 
@@ -345,8 +354,10 @@ static ug_status cuda_weights_unpack(ug_context *ctx, const ug_packed_weights *w
 /* ---- plans ---------------------------------------------------------------- */
 
 static const char *const SCHEDULE_HELP =
-    "mma-t<T>-w<W>-c<C> with T in 8, 16, 32, 64 (token tile), W in 1, 2 (warps along K, "
-    "W*T <= 128), C in 1, 2, 4, 8 (cluster CTAs along K)";
+    "mma-t<T>-w<W>-c<C> (decode) with T in 8, 16, 32, 64 (token tile), W in 1, 2 (warps "
+    "along K, W*T <= 128), C in 1, 2, 4, 8 (cluster CTAs along K); wg-t<T>-s<S> (wgmma, "
+    "128 rows of W per CTA) with T in 16, 32, 64, 128, 256 (token tile), S in 1, 2, 4 "
+    "(cluster CTAs along K)";
 
 static bool schedule_ok(int tn, int kw, int cs)
 {
@@ -356,19 +367,38 @@ static bool schedule_ok(int tn, int kw, int cs)
     return tn_ok && kw_ok && cs_ok;
 }
 
-/* The heuristic (measured on an H200, see bench/results): the smallest token
- * tile that holds M (64 above); two warps along K per row block; a cluster
- * along K only while the grid has fewer CTAs than SMs (the cluster's
- * reduction and co-scheduling cost more than they bring on larger grids). */
+static bool wg_schedule_ok(int tn, int splits)
+{
+    bool tn_ok = tn == 16 || tn == 32 || tn == 64 || tn == 128 || tn == 256;
+    return tn_ok && (splits == 1 || splits == 2 || splits == 4);
+}
+
+/* The decode heuristic (measured on an H200, see bench/results): the
+ * smallest token tile that holds M (64 above); two warps along K per row
+ * block; a cluster along K only while the grid has fewer CTAs than SMs (the
+ * cluster's reduction and co-scheduling cost more than they bring on larger
+ * grids). */
 static void choose_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *tn, int *kw, int *cs)
 {
     *tn = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
     int64_t token_tiles = (m + *tn - 1) / *tn;
-    int64_t ctas = G->row_blocks / 4 * token_tiles;
+    int64_t ctas = (G->n + 63) / 64 * token_tiles;
     *kw = G->chunks >= 4 ? 2 : 1;
     *cs = 1;
     while (*cs < 8 && ctas * *cs < sms && G->chunks >= 4 * *kw * *cs * 2)
         *cs *= 2;
+}
+
+/* The wgmma heuristic: the token tile that holds M (256 above), then K split
+ * over a cluster of 2 or 4 CTAs while the tiles fill at most half the SMs
+ * and each CTA keeps 8 chunks or more. */
+static void choose_wg_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *tn, int *splits)
+{
+    *tn = m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    int64_t tiles = (G->n_pad / UG_GEMM_ROWS_PER_CTA) * ((m + *tn - 1) / *tn);
+    *splits = 1;
+    while (*splits < 4 && tiles * *splits * 2 <= sms && G->chunks >= 8 * *splits * 2)
+        *splits *= 2;
 }
 
 static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forced)
@@ -381,36 +411,66 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
                        ug_dtype_name(d->a_type));
     ug_gpu_layout G;
     gpu_layout_make(&plan->layout, &G);
-    if (G.n_pad / 64 > 65535)
+    if ((G.n + 63) / 64 > 65535)
         return ug_fail(ctx, UG_ERR_UNSUPPORTED,
                        "backend cuda: n = %lld exceeds the decode kernels' %d rows",
                        (long long)d->n, 65535 * 64);
     cuda_plan *cp = (cuda_plan *)calloc(1, sizeof *cp);
     if (cp == NULL)
         return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_plan_create: out of host memory");
+    cudaError_t err = cudaDeviceGetAttribute(&cp->sms, cudaDevAttrMultiProcessorCount, ctx->device);
+    if (err == cudaSuccess)
+        err = cudaDeviceGetAttribute(&cp->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                     ctx->device);
+    if (err != cudaSuccess) {
+        free(cp);
+        return cuda_fail(ctx, err, "cudaDeviceGetAttribute");
+    }
+    choose_schedule(d->m, &G, cp->sms, &cp->tn, &cp->kw, &cp->cs);
+    cp->family = d->m >= 64 ? FAMILY_WG : FAMILY_MMA;
+    if (cp->family == FAMILY_WG)
+        choose_wg_schedule(d->m, &G, cp->sms, &cp->wg_tn, &cp->wg_splits);
     if (forced != NULL) {
-        int tn, kw, cs, used = 0;
-        if (sscanf(forced, "mma-t%d-w%d-c%d%n", &tn, &kw, &cs, &used) != 3 ||
-            forced[used] != '\0' || !schedule_ok(tn, kw, cs)) {
+        int a, b, c, used = 0;
+        if (sscanf(forced, "mma-t%d-w%d-c%d%n", &a, &b, &c, &used) == 3 && forced[used] == '\0' &&
+            schedule_ok(a, b, c)) {
+            cp->family = FAMILY_MMA;
+            cp->tn = a;
+            cp->kw = b;
+            cp->cs = c;
+        } else if (used = 0, sscanf(forced, "wg-t%d-s%d%n", &a, &b, &used) == 2 &&
+                   forced[used] == '\0' && wg_schedule_ok(a, b)) {
+            cp->family = FAMILY_WG;
+            cp->wg_tn = a;
+            cp->wg_splits = b;
+        } else {
             free(cp);
             return ug_fail(ctx, UG_ERR_UNSUPPORTED,
                            "schedule '%.64s' is unknown to backend cuda (it offers: %s)", forced,
                            SCHEDULE_HELP);
         }
-        cp->tn = tn;
-        cp->kw = kw;
-        cp->cs = cs;
-    } else {
-        int sms = 0;
-        cudaError_t err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, ctx->device);
-        if (err != cudaSuccess) {
+    }
+    if (cp->family == FAMILY_WG) {
+        if (ug_gemm_stages(G.bits, cp->wg_tn, cp->wg_splits, cp->smem_optin) == 0) {
             free(cp);
-            return cuda_fail(ctx, err, "cudaDeviceGetAttribute(multiProcessorCount)");
+            return ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                           "schedule wg-t%d-s%d does not fit in the %d bytes of shared memory "
+                           "a block may use on device %d (%d-bit weights)",
+                           cp->wg_tn, cp->wg_splits, cp->smem_optin, (int)ctx->device, G.bits);
         }
-        choose_schedule(d->m, &G, sms, &cp->tn, &cp->kw, &cp->cs);
+        if (G.chunks < cp->wg_splits) {
+            free(cp);
+            return ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                           "schedule wg-t%d-s%d splits K over %d CTAs, but k = %lld has only "
+                           "%lld chunk(s) of 64",
+                           cp->wg_tn, cp->wg_splits, cp->wg_splits, (long long)d->k,
+                           (long long)G.chunks);
+        }
+        snprintf(cp->name, sizeof cp->name, "wg-t%d-s%d", cp->wg_tn, cp->wg_splits);
+    } else {
+        snprintf(cp->name, sizeof cp->name, "mma-t%d-w%d-c%d", cp->tn, cp->kw, cp->cs);
     }
     cp->act_bf16 = d->a_type == UG_BF16;
-    snprintf(cp->name, sizeof cp->name, "mma-t%d-w%d-c%d", cp->tn, cp->kw, cp->cs);
     plan->backend_plan = cp;
     plan->schedule = cp->name;
     plan->workspace_bytes = 0;
@@ -497,10 +557,44 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
     cudaError_t err = scope_enter(&scope, ctx->device);
     if (err != cudaSuccess)
         return cuda_fail(ctx, err, "cudaSetDevice");
+    cudaStream_t stream = (cudaStream_t)ctx->stream;
+    bool tma_ok = (uintptr_t)a % 16 == 0 && d->lda % 8 == 0;
+    if (cp->family == FAMILY_WG && tma_ok) {
+        ug_gemm_params g;
+        memset(&g, 0, sizeof g);
+        g.codes = p.codes;
+        g.scales = p.scales;
+        g.biases = p.biases;
+        g.zeros = p.zeros;
+        g.chunks = p.chunks;
+        g.n_pad = p.n_pad;
+        g.bits = p.bits;
+        g.weight_type = p.weight_type;
+        g.scale_type = p.scale_type;
+        g.code_offset = p.code_offset;
+        g.group_shift = p.group_shift;
+        g.m = d->m;
+        g.k = d->k;
+        g.c = c;
+        g.ldc = d->ldc;
+        g.n = d->n;
+        g.c_type = p.c_type;
+        g.bias = p.bias;
+        g.bias_type = p.bias_type;
+        g.alpha = d->alpha;
+        g.beta = d->beta;
+        g.splits = cp->wg_splits;
+        err = ug_gemm_launch(&g, a, d->lda, cp->wg_tn, cp->act_bf16, cp->sms, cp->smem_optin,
+                             stream);
+        scope_leave(&scope);
+        if (err != cudaSuccess)
+            return cuda_fail(ctx, err, "launching the wgmma kernel");
+        return UG_OK;
+    }
     int64_t per_launch = (int64_t)65535 * cp->tn;
     for (p.token_base = 0; p.token_base < d->m && err == cudaSuccess;
          p.token_base += per_launch)
-        err = ug_decode_launch(&p, cp->tn, cp->act_bf16, (cudaStream_t)ctx->stream);
+        err = ug_decode_launch(&p, cp->tn, cp->act_bf16, stream);
     scope_leave(&scope);
     if (err != cudaSuccess)
         return cuda_fail(ctx, err, "launching the decode kernel");

@@ -25,72 +25,15 @@
  * decode_launch.cu launches it.
  */
 #include <cooperative_groups.h>
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <string.h>
 
 #ifndef UG_DECODE_KERNEL_CUH
 #define UG_DECODE_KERNEL_CUH
 
-#include "kernels.cuh"
+#include "dequant.cuh"
 
 namespace cg = cooperative_groups;
 
-
-/* ---- activation-type traits ---------------------------------------------- */
-
-struct act_f16 {
-    typedef __half2 T2;
-    static constexpr bool is_f16 = true;
-    static constexpr uint32_t magic4 = 0x64006400u; /* 1024.0 in each half */
-    static constexpr float magic_value = 1024.0f;
-    static __device__ __forceinline__ T2 from_float(float v) { return __float2half2_rn(v); }
-    static __device__ __forceinline__ T2 from_float2(float lo, float hi)
-    {
-        return __floats2half2_rn(lo, hi);
-    }
-    static __device__ __forceinline__ void mma(float *d, const uint32_t *a, uint32_t b0,
-                                               uint32_t b1)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-                     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-struct act_bf16 {
-    typedef __nv_bfloat162 T2;
-    static constexpr bool is_f16 = false;
-    static constexpr uint32_t magic4 = 0x43004300u; /* 128.0 in each half */
-    static constexpr float magic_value = 128.0f;
-    static __device__ __forceinline__ T2 from_float(float v) { return __float2bfloat162_rn(v); }
-    static __device__ __forceinline__ T2 from_float2(float lo, float hi)
-    {
-        return __floats2bfloat162_rn(lo, hi);
-    }
-    static __device__ __forceinline__ void mma(float *d, const uint32_t *a, uint32_t b0,
-                                               uint32_t b1)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-template <typename T2> __device__ __forceinline__ T2 as_t2(uint32_t u)
-{
-    T2 v;
-    memcpy(&v, &u, 4);
-    return v;
-}
-template <typename T2> __device__ __forceinline__ uint32_t as_u32(T2 v)
-{
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    return u;
-}
+/* ---- loads of the decode family ------------------------------------------ */
 
 __device__ __forceinline__ uint4 load_stream(const uint8_t *p)
 {
@@ -99,25 +42,6 @@ __device__ __forceinline__ uint4 load_stream(const uint8_t *p)
         : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
         : "l"(p));
     return r;
-}
-
-__device__ __forceinline__ float load_float(const void *base, int type, int64_t i)
-{
-    if (type == UG_KF32)
-        return ((const float *)base)[i];
-    if (type == UG_KF16)
-        return __half2float(((const __half *)base)[i]);
-    return __bfloat162float(((const __nv_bfloat16 *)base)[i]);
-}
-
-__device__ __forceinline__ void store_float(void *base, int type, int64_t i, float v)
-{
-    if (type == UG_KF32)
-        ((float *)base)[i] = v;
-    else if (type == UG_KF16)
-        ((__half *)base)[i] = __float2half_rn(v);
-    else
-        ((__nv_bfloat16 *)base)[i] = __float2bfloat16_rn(v);
 }
 
 /* Two activations A[tok][k], A[tok][k+1] as one mma B register; zero past M
@@ -133,85 +57,6 @@ __device__ __forceinline__ uint32_t load_act_pair(const ug_decode_params &p, int
     uint32_t lo = k < p.k ? __ldg(row + k) : 0u;
     uint32_t hi = k + 1 < p.k ? __ldg(row + k + 1) : 0u;
     return lo | (hi << 16);
-}
-
-/* ---- per-group dequantization state -------------------------------------- */
-
-/* Rows g and g+8 of the warp's row block ([0] and [1]): scale, bias and the
- * subtrahend magic + zero point, broadcast to both halves. */
-template <typename Act> struct group_state {
-    typename Act::T2 scale[2], bias[2], sub[2];
-    float sub_f32[2]; /* 8-bit codes with bf16 activations go through f32 */
-
-    __device__ __forceinline__ void load(const ug_decode_params &p, int64_t gi, int64_t row0)
-    {
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int64_t at = gi * p.n_pad + row0 + 8 * h;
-            scale[h] = Act::from_float(load_float(p.scales, p.scale_type, at));
-            bias[h] = Act::from_float(p.biases ? load_float(p.biases, p.scale_type, at) : 0.0f);
-            int offset = p.zeros ? (int)p.zeros[at] : p.code_offset;
-            sub[h] = Act::from_float(Act::magic_value + (float)offset); /* exact: < 2^8 */
-            sub_f32[h] = 8388608.0f + (float)offset;
-        }
-    }
-};
-
-/* The 4 mma A registers of k16 step `step` of a chunk held in `v`. */
-template <int BITS, typename Act>
-__device__ __forceinline__ void dequant_step(const uint4 *v, int step, const group_state<Act> &gs,
-                                             const ug_decode_params &p, uint32_t a[4])
-{
-    typedef typename Act::T2 T2;
-    if constexpr (BITS == 4) {
-        uint32_t x = step == 0 ? v[0].x : step == 1 ? v[0].y : step == 2 ? v[0].z : v[0].w;
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            uint32_t q = ((x >> (4 * r)) & 0x000F000Fu) | Act::magic4;
-            T2 d = __hsub2(as_t2<T2>(q), gs.sub[r & 1]);
-            a[r] = as_u32(__hfma2(d, gs.scale[r & 1], gs.bias[r & 1]));
-        }
-    } else if constexpr (BITS == 8) {
-        const uint4 &w = v[step >> 1];
-        uint32_t w0 = (step & 1) ? w.z : w.x, w1 = (step & 1) ? w.w : w.y;
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            uint32_t word = r < 2 ? w0 : w1;
-            int b = (r & 1) * 2; /* first byte of the pair */
-            T2 d;
-            if constexpr (Act::is_f16) {
-                uint32_t q = __byte_perm(word, 0x64646464u, 0x4040u | b | ((b + 1) << 8));
-                d = __hsub2(as_t2<T2>(q), gs.sub[r & 1]);
-            } else {
-                float lo = __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7540u | b));
-                float hi = __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7540u | (b + 1)));
-                d = Act::from_float2(lo - gs.sub_f32[r & 1], hi - gs.sub_f32[r & 1]);
-            }
-            a[r] = as_u32(__hfma2(d, gs.scale[r & 1], gs.bias[r & 1]));
-        }
-    } else if constexpr (BITS == 16) {
-        const uint4 &w = v[step];
-        uint32_t raw[4] = {w.x, w.y, w.z, w.w};
-        bool same = (p.weight_type == UG_KF16) == Act::is_f16;
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            if (same) {
-                a[r] = raw[r];
-            } else if (p.weight_type == UG_KF16) {
-                float2 f = __half22float2(as_t2<__half2>(raw[r]));
-                a[r] = as_u32(Act::from_float2(f.x, f.y));
-            } else {
-                float2 f = __bfloat1622float2(as_t2<__nv_bfloat162>(raw[r]));
-                a[r] = as_u32(Act::from_float2(f.x, f.y));
-            }
-        }
-    } else {
-        const uint4 &lo = v[2 * step], &hi = v[2 * step + 1];
-        a[0] = as_u32(Act::from_float2(__uint_as_float(lo.x), __uint_as_float(lo.y)));
-        a[1] = as_u32(Act::from_float2(__uint_as_float(lo.z), __uint_as_float(lo.w)));
-        a[2] = as_u32(Act::from_float2(__uint_as_float(hi.x), __uint_as_float(hi.y)));
-        a[3] = as_u32(Act::from_float2(__uint_as_float(hi.z), __uint_as_float(hi.w)));
-    }
 }
 
 /* ---- the kernel ----------------------------------------------------------- */
@@ -283,9 +128,10 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
 
     /* Group state of the chunk's first and (G = 32) second half. */
     group_state<Act> gs0, gs1;
+    const group_source gsrc = {p.scales, p.biases, p.zeros, p.n_pad, p.scale_type, p.code_offset};
     int64_t group_now = -1;
     if (BITS <= 8 && p.group_shift < 0) {
-        gs0.load(p, 0, row0);
+        gs0.load(gsrc, 0, row0);
         gs1 = gs0;
     }
     auto groups_for = [&](int64_t c) {
@@ -295,9 +141,9 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
         if (gi == group_now)
             return;
         group_now = gi;
-        gs0.load(p, gi, row0);
+        gs0.load(gsrc, gi, row0);
         if (g32)
-            gs1.load(p, gi + 1, row0);
+            gs1.load(gsrc, gi + 1, row0);
         else
             gs1 = gs0;
     };
@@ -326,7 +172,7 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
             if constexpr (AHEAD == 1)
                 load_b(step, b[0]);
             uint32_t a[4];
-            dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p, a);
+            dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.weight_type, a);
             const int bs = AHEAD == 4 ? step : 0;
 #pragma unroll
             for (int j = 0; j < NT; j++)

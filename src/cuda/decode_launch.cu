@@ -17,7 +17,8 @@ cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16, cudaSt
     if (tiles > 65535)
         tiles = 65535;
     cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)p->cs, (unsigned)(p->n_pad / UG_DECODE_ROWS_PER_CTA),
+    cfg.gridDim = dim3((unsigned)p->cs,
+                       (unsigned)((p->n + UG_DECODE_ROWS_PER_CTA - 1) / UG_DECODE_ROWS_PER_CTA),
                        (unsigned)tiles);
     cfg.blockDim = dim3((unsigned)(128 * p->kw), 1, 1);
     cfg.dynamicSmemBytes = (size_t)p->kw * tn * UG_DECODE_ROWS_PER_CTA * sizeof(float);

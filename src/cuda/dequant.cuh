@@ -1,0 +1,188 @@
+/*
+ * dequant.cuh - what the CUDA kernels share to turn packed codes into
+ * tensor-core operands: activation-type traits (f16, bf16) with their
+ * mma.sync form, float loads and stores by type code, the per-group state
+ * (scale, bias, magic + zero point for rows g and g + 8 of a row block) and
+ * dequant_step, which makes the four mma/wgmma "A" registers of one k16
+ * step from the 16-byte words a lane holds of a chunk (layout:
+ * gpu_layout.cuh). The dequantized weight is (code - zero) * scale + bias,
+ * computed in the activation type with one rounding (8-bit codes under bf16
+ * subtract in f32 first); full-precision weights are converted or passed
+ * through.
+ */
+#ifndef UG_DEQUANT_CUH
+#define UG_DEQUANT_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <string.h>
+
+#include "kernels.cuh"
+
+/* ---- activation-type traits ---------------------------------------------- */
+
+struct act_f16 {
+    typedef __half2 T2;
+    static constexpr bool is_f16 = true;
+    static constexpr uint32_t magic4 = 0x64006400u; /* 1024.0 in each half */
+    static constexpr float magic_value = 1024.0f;
+    static __device__ __forceinline__ T2 from_float(float v) { return __float2half2_rn(v); }
+    static __device__ __forceinline__ T2 from_float2(float lo, float hi)
+    {
+        return __floats2half2_rn(lo, hi);
+    }
+    static __device__ __forceinline__ void mma(float *d, const uint32_t *a, uint32_t b0,
+                                               uint32_t b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+struct act_bf16 {
+    typedef __nv_bfloat162 T2;
+    static constexpr bool is_f16 = false;
+    static constexpr uint32_t magic4 = 0x43004300u; /* 128.0 in each half */
+    static constexpr float magic_value = 128.0f;
+    static __device__ __forceinline__ T2 from_float(float v) { return __float2bfloat162_rn(v); }
+    static __device__ __forceinline__ T2 from_float2(float lo, float hi)
+    {
+        return __floats2bfloat162_rn(lo, hi);
+    }
+    static __device__ __forceinline__ void mma(float *d, const uint32_t *a, uint32_t b0,
+                                               uint32_t b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+template <typename T2> __device__ __forceinline__ T2 as_t2(uint32_t u)
+{
+    T2 v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+template <typename T2> __device__ __forceinline__ uint32_t as_u32(T2 v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+}
+
+__device__ __forceinline__ float load_float(const void *base, int type, int64_t i)
+{
+    if (type == UG_KF32)
+        return ((const float *)base)[i];
+    if (type == UG_KF16)
+        return __half2float(((const __half *)base)[i]);
+    return __bfloat162float(((const __nv_bfloat16 *)base)[i]);
+}
+
+__device__ __forceinline__ void store_float(void *base, int type, int64_t i, float v)
+{
+    if (type == UG_KF32)
+        ((float *)base)[i] = v;
+    else if (type == UG_KF16)
+        ((__half *)base)[i] = __float2half_rn(v);
+    else
+        ((__nv_bfloat16 *)base)[i] = __float2bfloat16_rn(v);
+}
+
+/* ---- per-group dequantization state -------------------------------------- */
+
+/* Where a row block's scales, biases and zero points are: [groups][stride]
+ * arrays of scale_type (zeros: biased uint8), biases/zeros NULL when the
+ * method has none; code_offset is subtracted when zeros is NULL. */
+struct group_source {
+    const void *scales, *biases;
+    const uint8_t *zeros;
+    int64_t stride;
+    int scale_type, code_offset;
+};
+
+/* Rows g and g+8 of the warp's row block ([0] and [1]): scale, bias and the
+ * subtrahend magic + zero point, broadcast to both halves. */
+template <typename Act> struct group_state {
+    typename Act::T2 scale[2], bias[2], sub[2];
+    float sub_f32[2]; /* 8-bit codes with bf16 activations go through f32 */
+
+    /* Group gi of rows row0 and row0 + 8; src points at group row 0 (its
+     * arrays may live in global or shared memory). */
+    __device__ __forceinline__ void load(const group_source &src, int64_t gi, int64_t row0)
+    {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int64_t at = gi * src.stride + row0 + 8 * h;
+            scale[h] = Act::from_float(load_float(src.scales, src.scale_type, at));
+            bias[h] = Act::from_float(src.biases ? load_float(src.biases, src.scale_type, at)
+                                                 : 0.0f);
+            int offset = src.zeros ? (int)src.zeros[at] : src.code_offset;
+            sub[h] = Act::from_float(Act::magic_value + (float)offset); /* exact: < 2^8 */
+            sub_f32[h] = 8388608.0f + (float)offset;
+        }
+    }
+};
+
+/* The 4 mma A registers of k16 step `step` of a chunk held in `v`. */
+template <int BITS, typename Act>
+__device__ __forceinline__ void dequant_step(const uint4 *v, int step, const group_state<Act> &gs,
+                                             int weight_type, uint32_t a[4])
+{
+    typedef typename Act::T2 T2;
+    if constexpr (BITS == 4) {
+        uint32_t x = step == 0 ? v[0].x : step == 1 ? v[0].y : step == 2 ? v[0].z : v[0].w;
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            uint32_t q = ((x >> (4 * r)) & 0x000F000Fu) | Act::magic4;
+            T2 d = __hsub2(as_t2<T2>(q), gs.sub[r & 1]);
+            a[r] = as_u32(__hfma2(d, gs.scale[r & 1], gs.bias[r & 1]));
+        }
+    } else if constexpr (BITS == 8) {
+        const uint4 &w = v[step >> 1];
+        uint32_t w0 = (step & 1) ? w.z : w.x, w1 = (step & 1) ? w.w : w.y;
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            uint32_t word = r < 2 ? w0 : w1;
+            int b = (r & 1) * 2; /* first byte of the pair */
+            T2 d;
+            if constexpr (Act::is_f16) {
+                uint32_t q = __byte_perm(word, 0x64646464u, 0x4040u | b | ((b + 1) << 8));
+                d = __hsub2(as_t2<T2>(q), gs.sub[r & 1]);
+            } else {
+                float lo = __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7540u | b));
+                float hi = __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7540u | (b + 1)));
+                d = Act::from_float2(lo - gs.sub_f32[r & 1], hi - gs.sub_f32[r & 1]);
+            }
+            a[r] = as_u32(__hfma2(d, gs.scale[r & 1], gs.bias[r & 1]));
+        }
+    } else if constexpr (BITS == 16) {
+        const uint4 &w = v[step];
+        uint32_t raw[4] = {w.x, w.y, w.z, w.w};
+        bool same = (weight_type == UG_KF16) == Act::is_f16;
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            if (same) {
+                a[r] = raw[r];
+            } else if (weight_type == UG_KF16) {
+                float2 f = __half22float2(as_t2<__half2>(raw[r]));
+                a[r] = as_u32(Act::from_float2(f.x, f.y));
+            } else {
+                float2 f = __bfloat1622float2(as_t2<__nv_bfloat162>(raw[r]));
+                a[r] = as_u32(Act::from_float2(f.x, f.y));
+            }
+        }
+    } else {
+        const uint4 &lo = v[2 * step], &hi = v[2 * step + 1];
+        a[0] = as_u32(Act::from_float2(__uint_as_float(lo.x), __uint_as_float(lo.y)));
+        a[1] = as_u32(Act::from_float2(__uint_as_float(lo.z), __uint_as_float(lo.w)));
+        a[2] = as_u32(Act::from_float2(__uint_as_float(hi.x), __uint_as_float(hi.y)));
+        a[3] = as_u32(Act::from_float2(__uint_as_float(hi.z), __uint_as_float(hi.w)));
+    }
+}
+
+#endif /* UG_DEQUANT_CUH */

@@ -1,0 +1,103 @@
+/*
+ * gemm_launch.cu - launching the large-M family: encodes the tensor map of
+ * A (a [m][lda] f16/bf16 matrix; box [tn][64] with 128-byte swizzle, zero
+ * fill past m and k), sizes the shared-memory ring (as many stages as fit,
+ * at most UG_GEMM_MAX_STAGES), and launches either a persistent grid (one
+ * CTA per SM at most) or, with splits > 1, one cluster of `splits` CTAs per
+ * tile.
+ *
+ * cuTensorMapEncodeTiled is a driver function; it is reached through the
+ * runtime's entry-point query, so the library links no libcuda.
+ */
+#include <cudaTypedefs.h>
+
+#include "gemm_kernel.cuh"
+
+static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(cudaError_t *err)
+{
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = NULL;
+    static cudaError_t status = cudaSuccess;
+    static bool looked = false;
+    if (!looked) {
+        cudaDriverEntryPointQueryResult q;
+        void *p = NULL;
+        status = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000,
+                                                  cudaEnableDefault, &q);
+        if (status == cudaSuccess && q != cudaDriverEntryPointSuccess)
+            status = cudaErrorSymbolNotFound;
+        fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
+        looked = true;
+    }
+    *err = status;
+    return fn;
+}
+
+static int stage_bytes(int bits, int tn)
+{
+    return tn * 128 + 8 * 128 * bits + (bits <= 8 ? 3072 : 0);
+}
+
+int ug_gemm_stages(int bits, int tn, int splits, int smem_optin)
+{
+    int usable = smem_optin - 1024 - (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
+    int stages = usable / stage_bytes(bits, tn);
+    if (stages > UG_GEMM_MAX_STAGES)
+        stages = UG_GEMM_MAX_STAGES;
+    /* split-K parks f32 accumulators of the tile (tn * 128 of them) in the ring */
+    if (stages < 2 || (splits > 1 && stages * stage_bytes(bits, tn) < tn * 128 * 4))
+        return 0;
+    return stages;
+}
+
+cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int tn, int bf16,
+                           int sms, int smem_optin, cudaStream_t stream)
+{
+    ug_gemm_fn fn = p->bits == 4    ? ug_gemm_pick_4bit(tn, bf16)
+                    : p->bits == 8  ? ug_gemm_pick_8bit(tn, bf16)
+                    : p->bits == 16 ? ug_gemm_pick_16bit(tn, bf16)
+                                    : ug_gemm_pick_32bit(tn, bf16);
+    p->stages = ug_gemm_stages(p->bits, tn, p->splits, smem_optin);
+    if (p->stages == 0)
+        return cudaErrorInvalidConfiguration;
+    p->tiles_m = (p->m + tn - 1) / tn;
+    p->tiles = p->tiles_m * (p->n_pad / UG_GEMM_ROWS_PER_CTA);
+
+    cudaError_t err;
+    PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn(&err);
+    if (encode == NULL)
+        return err;
+    CUtensorMap map;
+    cuuint64_t dims[2] = {(cuuint64_t)p->k, (cuuint64_t)p->m};
+    cuuint64_t strides[1] = {(cuuint64_t)lda * 2};
+    cuuint32_t box[2] = {64, (cuuint32_t)tn};
+    cuuint32_t elem_strides[2] = {1, 1};
+    CUresult r = encode(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+                        2, (void *)a, dims, strides, box, elem_strides,
+                        CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        return cudaErrorInvalidValue;
+
+    size_t smem = (size_t)p->stages * stage_bytes(p->bits, tn) + 1024;
+    err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (err != cudaSuccess)
+        return err;
+    int64_t grid = p->splits > 1 ? p->tiles * p->splits : (p->tiles < sms ? p->tiles : sms);
+    if (grid > 0x7fffffff)
+        return cudaErrorInvalidConfiguration;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)grid, 1, 1);
+    cfg.blockDim = dim3(UG_GEMM_THREADS, 1, 1);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    if (p->splits > 1) {
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = (unsigned)p->splits;
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+    }
+    return cudaLaunchKernelEx(&cfg, fn, map, *p);
+}
