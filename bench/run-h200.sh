@@ -2,9 +2,9 @@
 # run-h200.sh - the H200 benchmark set of the cuda backend (see
 # ../shared/TARGETS.md): `unigemm bench --backend cuda` with bf16 activations
 # for uint4 and uint8 weights (group 128, scale_zero, bf16 scales) and
-# full-precision bf16 weights, at M = 1, 4, 16, 32, 64 on five Llama layer
-# shapes (K x N), plus uint4 at M = 128, 256, 512 on 4096 x 14336 (the
-# generic path). Rows are appended to OUTDIR/h200-uint4.csv, h200-uint8.csv
+# full-precision bf16 weights, at M = 1, 4, 16, 32 (decode kernels) and 64,
+# 128, 256, 512, 1024, 4096 (the wgmma kernel) on five Llama layer shapes
+# (K x N), each against cuBLAS bf16 in the same run. Rows are appended to OUTDIR/h200-uint4.csv, h200-uint8.csv
 # and h200-bf16.csv; everything printed also goes to OUTDIR/run-h200.log.
 # Each command is printed before it runs; a failing one is reported and the
 # rest still run (exit 1 at the end if any failed).
@@ -34,7 +34,7 @@ exec > >(tee -a "$log") 2>&1
 
 # K N pairs: -k is K (in features), -n is N (out features)
 shapes=("4096 14336" "14336 4096" "8192 28672" "28672 8192" "4096 4096")
-decode_ms=1,4,16,32,64
+ms=1,4,16,32,64,128,256,512,1024,4096
 uint4=uint4,group=128,method=scale_zero,scale=bfloat16
 uint8=uint8,group=128,method=scale_zero,scale=bfloat16
 
@@ -78,11 +78,10 @@ fi
 
 for shape in "${shapes[@]}"; do
   read -r k n <<<"$shape"
-  run uint4 "$decode_ms" "$k" "$n" "$uint4"
-  run uint8 "$decode_ms" "$k" "$n" "$uint8"
-  run bf16 "$decode_ms" "$k" "$n" bfloat16
+  run uint4 "$ms" "$k" "$n" "$uint4"
+  run uint8 "$ms" "$k" "$n" "$uint8"
+  run bf16 "$ms" "$k" "$n" bfloat16
 done
-run uint4 128,256,512 4096 14336 "$uint4"
 
 echo
 echo "== run-h200: $(($(date +%s) - start)) s, $failed command(s) failed, $skipped skipped;" \

@@ -555,8 +555,8 @@ int bench_write_csv(const char *path, const bench_row *rows, size_t count)
     if (f == NULL)
         return -1;
     if (fseek(f, 0, SEEK_END) == 0 && ftell(f) == 0)
-        fputs("backend,act,weights,m,n,k,median_us,tflops,weight_gbps,floor_us,ratio_to_floor,"
-              "baseline,baseline_median_us,speedup_vs_baseline\n",
+        fputs("backend,act,weights,m,n,k,schedule,median_us,tflops,weight_gbps,floor_us,"
+              "ratio_to_floor,baseline,baseline_median_us,speedup_vs_baseline\n",
               f);
     for (size_t i = 0; i < count; i++) {
         const bench_row *r = &rows[i];
@@ -565,9 +565,10 @@ int bench_write_csv(const char *path, const bench_row *rows, size_t count)
         csv_field(f, r->act);
         fputc(',', f);
         csv_field(f, r->weights);
-        fprintf(f, ",%lld,%lld,%lld,%.3f,%.6g,%.4f,%.3f,%.4f,", (long long)r->m, (long long)r->n,
-                (long long)r->k, r->median_us, r->tflops, r->weight_gbps, r->floor_us,
-                r->ratio_to_floor);
+        fprintf(f, ",%lld,%lld,%lld,", (long long)r->m, (long long)r->n, (long long)r->k);
+        csv_field(f, r->schedule);
+        fprintf(f, ",%.3f,%.6g,%.4f,%.3f,%.4f,", r->median_us, r->tflops, r->weight_gbps,
+                r->floor_us, r->ratio_to_floor);
         csv_field(f, r->baseline);
         fprintf(f, ",%.3f,%.4f\n", r->baseline_median_us, r->speedup_vs_baseline);
     }

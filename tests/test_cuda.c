@@ -232,10 +232,13 @@ static void test_larger_layers(void **state)
 /* The wgmma family under each of its schedules                               */
 /* ------------------------------------------------------------------------ */
 
-static const char *const wg_schedules[15] = {
-    "wg-t16-s1",  "wg-t32-s1",  "wg-t64-s1",  "wg-t128-s1", "wg-t256-s1",
-    "wg-t16-s2",  "wg-t32-s2",  "wg-t64-s2",  "wg-t128-s2", "wg-t256-s2",
-    "wg-t16-s4",  "wg-t32-s4",  "wg-t64-s4",  "wg-t128-s4", "wg-t256-s4",
+static const char *const wg_schedules[21] = {
+    "wg-n128-t16-s1", "wg-n128-t32-s1", "wg-n128-t64-s1", "wg-n128-t128-s1", "wg-n128-t256-s1",
+    "wg-n256-t64-s1", "wg-n256-t128-s1",
+    "wg-n128-t16-s2", "wg-n128-t32-s2", "wg-n128-t64-s2", "wg-n128-t128-s2", "wg-n128-t256-s2",
+    "wg-n256-t64-s2", "wg-n256-t128-s2",
+    "wg-n128-t16-s4", "wg-n128-t32-s4", "wg-n128-t64-s4", "wg-n128-t128-s4", "wg-n128-t256-s4",
+    "wg-n256-t64-s4", "wg-n256-t128-s4",
 };
 
 /* Schedule i of the list, or its one-CTA form where K has fewer 64-chunks
@@ -243,10 +246,10 @@ static const char *const wg_schedules[15] = {
 static const char *wg_schedule_for(size_t i, int64_t k)
 {
     int64_t chunks = (k + 63) / 64;
-    size_t splits_index = (i % 15) / 5; /* 0: s1, 1: s2, 2: s4 */
+    size_t splits_index = (i % 21) / 7; /* 0: s1, 1: s2, 2: s4 */
     while (splits_index > 0 && chunks < ((int64_t)1 << splits_index))
         splits_index--;
-    return wg_schedules[splits_index * 5 + i % 5];
+    return wg_schedules[splits_index * 7 + i % 7];
 }
 
 /* Every format twice, each time under the next wg schedule; M around the
@@ -280,19 +283,19 @@ static void test_wg_schedules(void **state)
     hx_case longer[] = {
         {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
          .m = 4097, .n = 200, .k = 512, .a_type = UG_BF16, .c_type = UG_BF16,
-         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-t256-s1"},
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t256-s1"},
         {.format = {UG_I4, UG_METHOD_SYMMETRIC, 32, UG_F16},
          .m = 4097, .n = 130, .k = 320, .a_type = UG_F16, .c_type = UG_F32,
-         .alpha = 1.0f, .beta = 0.5f, .schedule = "wg-t128-s2"},
+         .alpha = 1.0f, .beta = 0.5f, .schedule = "wg-n256-t128-s2"},
         {.format = {UG_BF16, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
          .m = 4097, .n = 129, .k = 200, .a_type = UG_BF16, .c_type = UG_F16,
-         .alpha = 1.0f, .schedule = "wg-t64-s4"},
+         .alpha = 1.0f, .schedule = "wg-n256-t64-s4"},
         {.format = {UG_U8, UG_METHOD_SCALE_BIAS, 64, UG_F32},
          .m = 300, .n = 1000, .k = 4096, .a_type = UG_BF16, .c_type = UG_BF16,
-         .alpha = 1.0f, .schedule = "wg-t256-s4"},
+         .alpha = 1.0f, .schedule = "wg-n128-t256-s4"},
         {.format = {UG_F32, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
          .m = 511, .n = 300, .k = 1030, .a_type = UG_F16, .c_type = UG_F32,
-         .has_bias = 1, .bias_type = UG_F16, .alpha = -0.5f, .schedule = "wg-t256-s2"},
+         .has_bias = 1, .bias_type = UG_F16, .alpha = -0.5f, .schedule = "wg-n128-t256-s2"},
         {.format = {UG_U4, UG_METHOD_SCALE_BIAS, 32, UG_F16},
          .m = 1000, .n = 777, .k = 2048, .a_type = UG_F16, .c_type = UG_F16,
          .alpha = 1.0f, .schedule = NULL}, /* the library's own choice */
@@ -347,9 +350,10 @@ static void test_wg_choice_and_refusals(void **state)
     ug_plan_options opt = UG_PLAN_OPTIONS_INIT;
     static const struct {
         const char *schedule, *words;
-    } refused[] = {{"wg-t64-s2", "chunk"}, {"wg-t512-s1", "wg-t<T>-s<S>"},
-                   {"wg-t64-s3", "unknown"}, {"wg-t64-s1x", "unknown"}};
-    for (size_t i = 0; i < 4; i++) {
+    } refused[] = {{"wg-n128-t64-s2", "chunk"}, {"wg-n128-t512-s1", "wg-n<R>-t<T>-s<S>"},
+                   {"wg-n256-t256-s1", "unknown"}, {"wg-n128-t64-s3", "unknown"},
+                   {"wg-n128-t64-s1x", "unknown"}};
+    for (size_t i = 0; i < 5; i++) {
         opt.schedule = refused[i].schedule;
         ug_plan *plan = TU_NOT_NULL;
         ug_status st = ug_plan_create(ctx, &d, w, &opt, &plan);

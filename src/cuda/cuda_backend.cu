@@ -7,8 +7,8 @@
  *   - plans: activations f16 or bf16; a schedule chosen from M, N, K and the
  *     SM count, or forced by name: the decode family for M < 64
  *     ("mma-t<tokens>-w<warps along K>-c<cluster CTAs along K>"), the
- *     large-M wgmma family from M = 64 ("wg-t<tokens>-s<cluster CTAs along
- *     K>"); the wgmma family reads A through a tensor map, so an A that is
+ *     large-M wgmma family from M = 64 ("wg-n<rows of W>-t<tokens>-s<cluster
+ *     CTAs along K>"); the wgmma family reads A through a tensor map, so an A that is
  *     not 16-byte aligned or an lda that is not a multiple of 8 runs the
  *     plan's decode schedule instead (same results, slower);
  *   - execute: checks that A, C and bias are device memory of the context's
@@ -42,7 +42,7 @@ enum { FAMILY_MMA, FAMILY_WG };
 typedef struct cuda_plan {
     int family;
     int tn, kw, cs;        /* decode schedule (FAMILY_MMA, and the wg fallback) */
-    int wg_tn, wg_splits;  /* FAMILY_WG */
+    int wg_rows, wg_tn, wg_splits; /* FAMILY_WG */
     int act_bf16;
     int sms, smem_optin;
     char name[40];
@@ -355,9 +355,9 @@ static ug_status cuda_weights_unpack(ug_context *ctx, const ug_packed_weights *w
 
 static const char *const SCHEDULE_HELP =
     "mma-t<T>-w<W>-c<C> (decode) with T in 8, 16, 32, 64 (token tile), W in 1, 2 (warps "
-    "along K, W*T <= 128), C in 1, 2, 4, 8 (cluster CTAs along K); wg-t<T>-s<S> (wgmma, "
-    "128 rows of W per CTA) with T in 16, 32, 64, 128, 256 (token tile), S in 1, 2, 4 "
-    "(cluster CTAs along K)";
+    "along K, W*T <= 128), C in 1, 2, 4, 8 (cluster CTAs along K); wg-n<R>-t<T>-s<S> "
+    "(wgmma) with R = 128 (rows of W per tile) and T in 16, 32, 64, 128, 256 (token tile), "
+    "or R = 256 and T in 64, 128; S in 1, 2, 4 (cluster CTAs along K)";
 
 static bool schedule_ok(int tn, int kw, int cs)
 {
@@ -367,10 +367,12 @@ static bool schedule_ok(int tn, int kw, int cs)
     return tn_ok && kw_ok && cs_ok;
 }
 
-static bool wg_schedule_ok(int tn, int splits)
+static bool wg_schedule_ok(int rows, int tn, int splits)
 {
-    bool tn_ok = tn == 16 || tn == 32 || tn == 64 || tn == 128 || tn == 256;
-    return tn_ok && (splits == 1 || splits == 2 || splits == 4);
+    bool tile_ok = rows == 128 ? tn == 16 || tn == 32 || tn == 64 || tn == 128 || tn == 256
+                   : rows == 256 ? tn == 64 || tn == 128
+                                 : false;
+    return tile_ok && (splits == 1 || splits == 2 || splits == 4);
 }
 
 /* The decode heuristic (measured on an H200, see bench/results): the
@@ -389,16 +391,37 @@ static void choose_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *tn,
         *cs *= 2;
 }
 
-/* The wgmma heuristic: the token tile that holds M (256 above), then K split
- * over a cluster of 2 or 4 CTAs while the tiles fill at most half the SMs
- * and each CTA keeps 8 chunks or more. */
-static void choose_wg_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *tn, int *splits)
+/* The wgmma heuristic, read off bench/results/h200-schedules.csv (forced
+ * schedules at M = 64..4096 on 4096x14336 and 14336x4096, uint4 and bf16
+ * weights; docs/cuda.md): 128-row tiles; the widest token tile up to the
+ * power of two that holds M (64, 128, 256: narrow wgmmas cost more per
+ * flop); K over two CTAs only when the tiles alone would leave more than a
+ * quarter of the SMs idle (four never won); failing both, the pair that
+ * makes the most CTAs within one wave. It picked the fastest measured
+ * schedule at all 24 points. */
+static void choose_wg_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *rows, int *tn,
+                               int *splits)
 {
-    *tn = m <= 64 ? 64 : m <= 128 ? 128 : 256;
-    int64_t tiles = (G->n_pad / UG_GEMM_ROWS_PER_CTA) * ((m + *tn - 1) / *tn);
-    *splits = 1;
-    while (*splits < 4 && tiles * *splits * 2 <= sms && G->chunks >= 8 * *splits * 2)
-        *splits *= 2;
+    const int64_t row_tiles = (G->n + 127) / 128;
+    const int top = m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    *rows = 128;
+    int64_t best_ctas = -1;
+    for (int t = top; t >= 64; t /= 2)
+        for (int s = 1; s <= 2; s++) {
+            if (s > 1 && G->chunks < 16)
+                continue;
+            int64_t ctas = row_tiles * ((m + t - 1) / t) * s;
+            if (4 * ctas >= 3 * (int64_t)sms) {
+                *tn = t;
+                *splits = s;
+                return;
+            }
+            if (ctas <= sms && ctas > best_ctas) {
+                best_ctas = ctas;
+                *tn = t;
+                *splits = s;
+            }
+        }
 }
 
 static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forced)
@@ -429,18 +452,19 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
     choose_schedule(d->m, &G, cp->sms, &cp->tn, &cp->kw, &cp->cs);
     cp->family = d->m >= 64 ? FAMILY_WG : FAMILY_MMA;
     if (cp->family == FAMILY_WG)
-        choose_wg_schedule(d->m, &G, cp->sms, &cp->wg_tn, &cp->wg_splits);
+        choose_wg_schedule(d->m, &G, cp->sms, &cp->wg_rows, &cp->wg_tn, &cp->wg_splits);
     if (forced != NULL) {
-        int a, b, c, used = 0;
+        int a, b, c, e, used = 0;
         if (sscanf(forced, "mma-t%d-w%d-c%d%n", &a, &b, &c, &used) == 3 && forced[used] == '\0' &&
             schedule_ok(a, b, c)) {
             cp->family = FAMILY_MMA;
             cp->tn = a;
             cp->kw = b;
             cp->cs = c;
-        } else if (used = 0, sscanf(forced, "wg-t%d-s%d%n", &a, &b, &used) == 2 &&
-                   forced[used] == '\0' && wg_schedule_ok(a, b)) {
+        } else if (used = 0, sscanf(forced, "wg-n%d-t%d-s%d%n", &e, &a, &b, &used) == 3 &&
+                   forced[used] == '\0' && wg_schedule_ok(e, a, b)) {
             cp->family = FAMILY_WG;
+            cp->wg_rows = e;
             cp->wg_tn = a;
             cp->wg_splits = b;
         } else {
@@ -451,22 +475,24 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
         }
     }
     if (cp->family == FAMILY_WG) {
-        if (ug_gemm_stages(G.bits, cp->wg_tn, cp->wg_splits, cp->smem_optin) == 0) {
+        snprintf(cp->name, sizeof cp->name, "wg-n%d-t%d-s%d", cp->wg_rows, cp->wg_tn,
+                 cp->wg_splits);
+        if (ug_gemm_stages(G.bits, cp->wg_rows, cp->wg_tn, cp->wg_splits, cp->smem_optin) == 0) {
+            ug_status st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                                   "schedule %s does not fit in the %d bytes of shared memory a "
+                                   "block may use on device %d (%d-bit weights)",
+                                   cp->name, cp->smem_optin, (int)ctx->device, G.bits);
             free(cp);
-            return ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                           "schedule wg-t%d-s%d does not fit in the %d bytes of shared memory "
-                           "a block may use on device %d (%d-bit weights)",
-                           cp->wg_tn, cp->wg_splits, cp->smem_optin, (int)ctx->device, G.bits);
+            return st;
         }
         if (G.chunks < cp->wg_splits) {
+            ug_status st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                                   "schedule %s splits K over %d CTAs, but k = %lld has only "
+                                   "%lld chunk(s) of 64",
+                                   cp->name, cp->wg_splits, (long long)d->k, (long long)G.chunks);
             free(cp);
-            return ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                           "schedule wg-t%d-s%d splits K over %d CTAs, but k = %lld has only "
-                           "%lld chunk(s) of 64",
-                           cp->wg_tn, cp->wg_splits, cp->wg_splits, (long long)d->k,
-                           (long long)G.chunks);
+            return st;
         }
-        snprintf(cp->name, sizeof cp->name, "wg-t%d-s%d", cp->wg_tn, cp->wg_splits);
     } else {
         snprintf(cp->name, sizeof cp->name, "mma-t%d-w%d-c%d", cp->tn, cp->kw, cp->cs);
     }
@@ -584,8 +610,8 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         g.alpha = d->alpha;
         g.beta = d->beta;
         g.splits = cp->wg_splits;
-        err = ug_gemm_launch(&g, a, d->lda, cp->wg_tn, cp->act_bf16, cp->sms, cp->smem_optin,
-                             stream);
+        err = ug_gemm_launch(&g, a, d->lda, cp->wg_rows, cp->wg_tn, cp->act_bf16, cp->sms,
+                             cp->smem_optin, stream);
         scope_leave(&scope);
         if (err != cudaSuccess)
             return cuda_fail(ctx, err, "launching the wgmma kernel");

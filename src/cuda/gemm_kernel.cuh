@@ -5,22 +5,28 @@
  * (rows of W = wgmma's M, 64 per warpgroup) and the activations its
  * shared-memory operand (tokens = wgmma's N, a tile of TN = 16..256).
  *
- * A CTA is three warpgroups and owns tiles of 128 rows of W x TN tokens:
- *   - warpgroup 0, the producer (one thread issues, registers given back
- *     with setmaxnreg): for each 64-k chunk it waits until a ring stage is
- *     free, then fills it: the A tile [TN][64] with one TMA load (128-byte
- *     swizzle, zero fill past M and K), the 8 weight chunks of the tile and
- *     the group rows of scales / biases / zero points with bulk copies, all
- *     completing on the stage's "full" mbarrier;
- *   - warpgroups 1 and 2, the consumers: each waits for a stage, reads its
- *     warps' fragments (one row block per warp, the layout of gpu_layout.cuh
- *     is the wgmma register-A layout) and group parameters from shared
- *     memory, and per k16 step dequantizes into one of two register sets
- *     while the previous step's wgmma runs (wgmma.wait_group 1); a stage is
- *     released (one arrival per consumer warp on its "empty" mbarrier) once
- *     the wgmma that read it has retired;
+ * A CTA is two consumer warpgroups and a producer warpgroup (registers
+ * moved from the producer to the consumers with setmaxnreg), and owns tiles
+ * of 128*MR rows of W (MR = 1, 2) x TN tokens:
+ *   - the producer (one thread issues): for each 64-k chunk it waits
+ *     until a ring stage is free, then fills it: the A tile [TN][64] with
+ *     one TMA load (128-byte swizzle, zero fill past M and K), the tile's
+ *     8*MR weight chunks and the group rows of scales / biases / zero
+ *     points with bulk copies, all completing on the stage's "full" mbarrier;
+ *   - the consumers: warpgroup q owns rows 128*MR*q .. +128*MR, i.e. MR
+ *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
+ *     wgmma register-A layout, one row block per warp). Each waits for a
+ *     stage, waits for its previous stage's wgmmas (wgmma.wait_group 0),
+ *     releases that stage (one arrival per consumer warp on its "empty"
+ *     mbarrier), dequantizes the stage's fragments and group parameters from
+ *     shared memory into registers and issues its 4*MR wgmmas back to back.
+ *     While one consumer warpgroup dequantizes, the other's wgmmas keep the
+ *     tensor cores busy;
  *   - epilogue: alpha, bias, beta * C, rounding to C's type, stored from the
  *     accumulators.
+ * MR = 2 halves the activation bytes each stage brings per multiply-add
+ * (the loads from L2 into shared memory, not the tensor cores, bound this
+ * kernel on large layers); MR = 1 allows token tiles up to 256.
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
  * ... (tokens fastest, so concurrent CTAs share weight tiles in L2), and the
  * producer runs ahead into the next tile while the consumers finish one.
@@ -40,17 +46,18 @@
 #include "dequant.cuh"
 #include "wgmma_ops.cuh"
 
-#define UG_GEMM_THREADS 384
+#define UG_GEMM_THREADS 384 /* two consumer warpgroups and a producer warpgroup */
 #define UG_GEMM_MAX_STAGES 8
 
-/* Bytes of one ring stage for a code width and token tile: the A tile, the
- * tile's 8 weight chunks, and (quantized) up to two group rows of scales
- * (at +0), biases (+1024) and zero points (+2048). Every part is a multiple
- * of 1024 bytes, so A tiles stay 1024-aligned for the 128-byte swizzle. */
-template <int BITS, int TN> struct gemm_stage {
+/* Bytes of one ring stage for a code width, 128*MR rows of W and a token
+ * tile: the A tile, the tile's 8*MR weight chunks, and (quantized) up to two
+ * group rows of scales, biases and zero points. Every part is a multiple of
+ * 1024 bytes, so A tiles stay 1024-aligned for the 128-byte swizzle. */
+template <int BITS, int MR, int TN> struct gemm_stage {
     static constexpr int A_BYTES = TN * 128;
-    static constexpr int W_BYTES = 8 * 128 * BITS;
-    static constexpr int P_BYTES = BITS <= 8 ? 3072 : 0;
+    static constexpr int W_BYTES = 8 * MR * 128 * BITS;
+    static constexpr int SCALES = 0, BIASES = 1024 * MR, ZEROS = 2048 * MR;
+    static constexpr int P_BYTES = BITS <= 8 ? 3072 * MR : 0;
     static constexpr int BYTES = A_BYTES + W_BYTES + P_BYTES;
 };
 
@@ -151,14 +158,16 @@ __device__ __forceinline__ void consumers_sync()
 
 /* ---- the kernel ----------------------------------------------------------- */
 
-template <int BITS, typename Act, int TN>
+template <int BITS, typename Act, int MR, int TN>
 __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap a_map, const ug_gemm_params p)
 {
-    typedef gemm_stage<BITS, TN> stage;
-    constexpr int VEC = BITS / 4;   /* 16-byte words per lane per chunk */
+    typedef gemm_stage<BITS, MR, TN> stage;
+    constexpr int VEC = BITS / 4;    /* 16-byte words per lane per chunk */
     constexpr int CHUNK = 128 * BITS;
-    constexpr int ACC = TN / 2;     /* f32 accumulators per consumer thread */
+    constexpr int BLOCKS = 8 * MR;   /* row blocks (chunks) per stage */
+    constexpr int ROWS = 128 * MR;   /* rows of W per tile */
+    constexpr int ACC = TN / 2;      /* f32 accumulators per wgmma and thread */
     constexpr bool BF16 = !Act::is_f16;
 
     extern __shared__ uint8_t smem_raw[];
@@ -169,11 +178,12 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     const int rank = splits > 1 ? (int)cooperative_groups::this_cluster().block_rank() : 0;
     const int64_t tile_step = gridDim.x / splits;
     const int64_t c_begin = p.chunks * rank / splits, c_end = p.chunks * (rank + 1) / splits;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
     if (threadIdx.x == 0) {
-        for (int s = 0; s < p.stages; s++) {
-            mbar_init(&full[s], 1);
-            mbar_init(&empty[s], 8); /* one arrival per consumer warp */
+        for (int i = 0; i < p.stages; i++) {
+            mbar_init(&full[i], 1);
+            mbar_init(&empty[i], 8); /* one arrival per consumer warp */
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -188,26 +198,27 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         }
     };
 
-    if (threadIdx.x < 128) {
-        /* ---- producer warpgroup ---- */
+    if (warp >= 8) {
+        /* ---- producer warpgroup: lane 0 of warp 8 issues every copy, the
+         * rest only take part in cluster barriers ---- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         const int sb = p.scale_type == UG_KF32 ? 4 : 2;
         const int group_rows = p.group_shift == 5 ? 2 : 1;
         const uint32_t param_bytes =
-            BITS <= 8 ? (uint32_t)(group_rows * (128 * sb * (p.biases ? 2 : 1) + (p.zeros ? 128 : 0)))
+            BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.biases ? 2 : 1) + (p.zeros ? 1 : 0)))
                       : 0u;
         for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
-            if (threadIdx.x == 0) {
+            if (warp == 8 && lane == 0) {
                 const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
-                const int64_t n0 = nt * UG_GEMM_ROWS_PER_CTA;
-                const uint8_t *w = p.codes + nt * 8 * p.chunks * CHUNK;
+                const int64_t n0 = nt * ROWS;
+                const uint8_t *w = p.codes + nt * BLOCKS * p.chunks * CHUNK;
                 for (int64_t c = c_begin; c < c_end; c++) {
                     mbar_wait(&empty[s], phase ^ 1);
                     uint8_t *st = ring + (size_t)s * stage::BYTES;
                     mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES) + param_bytes);
                     tma_load_a(st, &a_map, (int)(c * 64), (int)m0, &full[s]);
 #pragma unroll
-                    for (int rb = 0; rb < 8; rb++)
+                    for (int rb = 0; rb < BLOCKS; rb++)
                         bulk_load(st + stage::A_BYTES + rb * CHUNK,
                                   w + ((int64_t)rb * p.chunks + c) * CHUNK, CHUNK, &full[s]);
                     if constexpr (BITS <= 8) {
@@ -215,13 +226,14 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                         int64_t gi = p.group_shift < 0 ? 0 : (c * 64) >> p.group_shift;
                         for (int j = 0; j < group_rows; j++) {
                             int64_t at = (gi + j) * p.n_pad + n0;
-                            bulk_load(par + j * 128 * sb, (const uint8_t *)p.scales + at * sb,
-                                      128 * sb, &full[s]);
+                            bulk_load(par + stage::SCALES + j * ROWS * sb,
+                                      (const uint8_t *)p.scales + at * sb, ROWS * sb, &full[s]);
                             if (p.biases)
-                                bulk_load(par + 1024 + j * 128 * sb,
-                                          (const uint8_t *)p.biases + at * sb, 128 * sb, &full[s]);
+                                bulk_load(par + stage::BIASES + j * ROWS * sb,
+                                          (const uint8_t *)p.biases + at * sb, ROWS * sb, &full[s]);
                             if (p.zeros)
-                                bulk_load(par + 2048 + j * 128, p.zeros + at, 128, &full[s]);
+                                bulk_load(par + stage::ZEROS + j * ROWS, p.zeros + at, ROWS,
+                                          &full[s]);
                         }
                     }
                     advance();
@@ -236,63 +248,82 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         return;
     }
 
-    /* ---- consumer warpgroups ---- */
+    /* ---- consumer warpgroups: warp w of warpgroup q owns row block
+     * q*4*MR + 4*mi + w of the tile in its mi-th wgmma ---- */
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
-    const int ct = threadIdx.x - 128;   /* 0..255 */
-    const int rb = ct >> 5;             /* row block of the tile: warp w of warpgroup q is 4q + w */
-    const int lane = ct & 31, g = lane >> 2, t = lane & 3;
+    const int ct = threadIdx.x;          /* 0..255 */
+    const int q = warp >> 2, wq = warp & 3;
+    const int g = lane >> 2, t = lane & 3;
 
     for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
         const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
-        float acc[ACC];
+        float acc[MR][ACC];
 #pragma unroll
-        for (int i = 0; i < ACC; i++) {
-            acc[i] = 0.0f;
-            pin(acc[i]);
-        }
-        uint32_t a[2][4];
-        int prev = -1; /* stage whose last wgmma may still be running */
+        for (int mi = 0; mi < MR; mi++)
+#pragma unroll
+            for (int i = 0; i < ACC; i++) {
+                acc[mi][i] = 0.0f;
+                pin(acc[mi][i]);
+            }
+        int prev = -1; /* stage whose wgmmas may still be running */
         for (int64_t c = c_begin; c < c_end; c++) {
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
-            uint4 w[VEC];
+            const uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
+            /* the previous stage's wgmmas are done with the registers and
+             * with their ring stage */
+            wg_wait<0>();
+            if (prev >= 0 && lane == 0)
+                mbar_arrive(&empty[prev]);
+            uint32_t a[MR][4][4];
 #pragma unroll
-            for (int v = 0; v < VEC; v++)
-                w[v] = *(const uint4 *)(st + stage::A_BYTES + rb * CHUNK + v * 512 + lane * 16);
-            group_state<Act> gs0, gs1;
-            if constexpr (BITS <= 8) {
-                const uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
-                const group_source src = {par, p.biases ? par + 1024 : NULL,
-                                          p.zeros ? par + 2048 : NULL, 128, p.scale_type,
-                                          p.code_offset};
-                gs0.load(src, 0, rb * 16 + g);
-                if (p.group_shift == 5)
-                    gs1.load(src, 1, rb * 16 + g);
-                else
-                    gs1 = gs0;
+            for (int mi = 0; mi < MR; mi++) {
+                const int rb = q * 4 * MR + 4 * mi + wq;
+                uint4 w[VEC];
+#pragma unroll
+                for (int v = 0; v < VEC; v++)
+                    w[v] = *(const uint4 *)(st + stage::A_BYTES + rb * CHUNK + v * 512 + lane * 16);
+                group_state<Act> gs0, gs1;
+                if constexpr (BITS <= 8) {
+                    const group_source src = {par + stage::SCALES,
+                                              p.biases ? par + stage::BIASES : NULL,
+                                              p.zeros ? par + stage::ZEROS : NULL, ROWS,
+                                              p.scale_type, p.code_offset};
+                    gs0.load(src, 0, rb * 16 + g);
+                    if (p.group_shift == 5)
+                        gs1.load(src, 1, rb * 16 + g);
+                    else
+                        gs1 = gs0;
+                }
+#pragma unroll
+                for (int step = 0; step < 4; step++)
+                    dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.weight_type,
+                                            a[mi][step]);
             }
             const uint32_t a_addr = smem_addr(st);
+            wg_fence();
 #pragma unroll
-            for (int step = 0; step < 4; step++) {
-                uint32_t *cur = a[step & 1], *other = a[(step + 1) & 1];
-                dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.weight_type, cur);
-                wg_fence();
-                wgmma_rs<TN, BF16>::run(acc, cur, a_tile_desc(a_addr + step * 32));
-                wg_commit();
-                wg_wait<1>();
+            for (int step = 0; step < 4; step++)
 #pragma unroll
-                for (int r = 0; r < 4; r++)
-                    pin(other[r]);
-                if (step == 0 && prev >= 0 && lane == 0)
-                    mbar_arrive(&empty[prev]);
-            }
+                for (int mi = 0; mi < MR; mi++)
+                    wgmma_rs<TN, BF16>::run(acc[mi], a[mi][step], a_tile_desc(a_addr + step * 32));
+            wg_commit();
+#pragma unroll
+            for (int mi = 0; mi < MR; mi++)
+#pragma unroll
+                for (int step = 0; step < 4; step++)
+#pragma unroll
+                    for (int r = 0; r < 4; r++)
+                        pin(a[mi][step][r]);
             prev = s;
             advance();
         }
         wg_wait<0>();
 #pragma unroll
-        for (int i = 0; i < ACC; i++)
-            pin(acc[i]);
+        for (int mi = 0; mi < MR; mi++)
+#pragma unroll
+            for (int i = 0; i < ACC; i++)
+                pin(acc[mi][i]);
         if (prev >= 0 && lane == 0)
             mbar_arrive(&empty[prev]);
 
@@ -304,61 +335,72 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             consumers_sync();
             if (rank != 0) {
 #pragma unroll
-                for (int i = 0; i < ACC; i++)
-                    park[i * 256 + ct] = acc[i];
+                for (int mi = 0; mi < MR; mi++)
+#pragma unroll
+                    for (int i = 0; i < ACC; i++)
+                        park[(mi * ACC + i) * 256 + ct] = acc[mi][i];
             }
             cluster.sync();
             if (rank == 0) {
                 for (int r = 1; r < splits; r++) {
                     const float *theirs = cluster.map_shared_rank(park, r);
 #pragma unroll
-                    for (int i = 0; i < ACC; i++)
-                        acc[i] += theirs[i * 256 + ct];
+                    for (int mi = 0; mi < MR; mi++)
+#pragma unroll
+                        for (int i = 0; i < ACC; i++)
+                            acc[mi][i] += theirs[(mi * ACC + i) * 256 + ct];
                 }
             }
         }
 
         if (rank == 0) {
-            /* acc[4j + i]: row n0 + rb*16 + g (+8 for i >= 2), token m0 + 8j + 2t (+1 for odd i) */
-            const int64_t row = nt * UG_GEMM_ROWS_PER_CTA + rb * 16 + g;
-            float bias[2];
 #pragma unroll
-            for (int h = 0; h < 2; h++)
-                bias[h] = p.bias && row + 8 * h < p.n ? load_float(p.bias, p.bias_type, row + 8 * h)
-                                                      : 0.0f;
+            for (int mi = 0; mi < MR; mi++) {
+                /* acc[mi][4j + i]: row (row block)*16 + g (+8 for i >= 2),
+                 * token m0 + 8j + 2t (+1 for odd i) */
+                const int64_t row = nt * ROWS + (q * 4 * MR + 4 * mi + wq) * 16 + g;
+                float bias[2];
 #pragma unroll
-            for (int j = 0; j < TN / 8; j++)
+                for (int h = 0; h < 2; h++)
+                    bias[h] = p.bias && row + 8 * h < p.n
+                                  ? load_float(p.bias, p.bias_type, row + 8 * h)
+                                  : 0.0f;
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    int64_t tok = m0 + 8 * j + 2 * t + (i & 1), n = row + 8 * (i >> 1);
-                    if (tok >= p.m || n >= p.n)
-                        continue;
-                    float out = fmaf(p.alpha, acc[4 * j + i], bias[i >> 1]);
-                    int64_t at = tok * p.ldc + n;
-                    if (p.beta != 0.0f)
-                        out = fmaf(p.beta, load_float(p.c, p.c_type, at), out);
-                    store_float(p.c, p.c_type, at, out);
-                }
+                for (int j = 0; j < TN / 8; j++)
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        int64_t tok = m0 + 8 * j + 2 * t + (i & 1), n = row + 8 * (i >> 1);
+                        if (tok >= p.m || n >= p.n)
+                            continue;
+                        float out = fmaf(p.alpha, acc[mi][4 * j + i], bias[i >> 1]);
+                        int64_t at = tok * p.ldc + n;
+                        if (p.beta != 0.0f)
+                            out = fmaf(p.beta, load_float(p.c, p.c_type, at), out);
+                        store_float(p.c, p.c_type, at, out);
+                    }
+            }
         }
         if (splits > 1)
             cooperative_groups::this_cluster().sync(); /* rank 0 is done with the others' rings */
     }
 }
 
-/* The instantiation for one code width, token tile and activation type. */
-template <int BITS> static ug_gemm_fn gemm_pick(int tn, int bf16)
+/* The instantiation for one code width, tile and activation type: rows of
+ * W per tile 128 (token tiles 16..256) or 256 (token tiles 64, 128). */
+template <int BITS, typename Act> static ug_gemm_fn gemm_pick_act(int rows, int tn)
 {
-    if (bf16)
-        return tn == 16    ? gemm_kernel<BITS, act_bf16, 16>
-               : tn == 32  ? gemm_kernel<BITS, act_bf16, 32>
-               : tn == 64  ? gemm_kernel<BITS, act_bf16, 64>
-               : tn == 128 ? gemm_kernel<BITS, act_bf16, 128>
-                           : gemm_kernel<BITS, act_bf16, 256>;
-    return tn == 16    ? gemm_kernel<BITS, act_f16, 16>
-           : tn == 32  ? gemm_kernel<BITS, act_f16, 32>
-           : tn == 64  ? gemm_kernel<BITS, act_f16, 64>
-           : tn == 128 ? gemm_kernel<BITS, act_f16, 128>
-                       : gemm_kernel<BITS, act_f16, 256>;
+    if (rows == 256)
+        return tn == 64 ? gemm_kernel<BITS, Act, 2, 64> : gemm_kernel<BITS, Act, 2, 128>;
+    return tn == 16    ? gemm_kernel<BITS, Act, 1, 16>
+           : tn == 32  ? gemm_kernel<BITS, Act, 1, 32>
+           : tn == 64  ? gemm_kernel<BITS, Act, 1, 64>
+           : tn == 128 ? gemm_kernel<BITS, Act, 1, 128>
+                       : gemm_kernel<BITS, Act, 1, 256>;
+}
+
+template <int BITS> static ug_gemm_fn gemm_pick(int rows, int tn, int bf16)
+{
+    return bf16 ? gemm_pick_act<BITS, act_bf16>(rows, tn) : gemm_pick_act<BITS, act_f16>(rows, tn);
 }
 
 #endif /* UG_GEMM_KERNEL_CUH */

@@ -32,35 +32,37 @@ static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(cudaError_t *err)
     return fn;
 }
 
-static int stage_bytes(int bits, int tn)
+/* gemm_stage<BITS, rows / 128, tn>::BYTES, at run time */
+static int stage_bytes(int bits, int rows, int tn)
 {
-    return tn * 128 + 8 * 128 * bits + (bits <= 8 ? 3072 : 0);
+    int mr = rows / 128;
+    return tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 3072 * mr : 0);
 }
 
-int ug_gemm_stages(int bits, int tn, int splits, int smem_optin)
+int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
 {
     int usable = smem_optin - 1024 - (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
-    int stages = usable / stage_bytes(bits, tn);
+    int stages = usable / stage_bytes(bits, rows, tn);
     if (stages > UG_GEMM_MAX_STAGES)
         stages = UG_GEMM_MAX_STAGES;
-    /* split-K parks f32 accumulators of the tile (tn * 128 of them) in the ring */
-    if (stages < 2 || (splits > 1 && stages * stage_bytes(bits, tn) < tn * 128 * 4))
+    /* split-K parks the tile's f32 partial sums (rows * tn) in the ring */
+    if (stages < 2 || (splits > 1 && stages * stage_bytes(bits, rows, tn) < rows * tn * 4))
         return 0;
     return stages;
 }
 
-cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int tn, int bf16,
-                           int sms, int smem_optin, cudaStream_t stream)
+cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int rows, int tn,
+                           int bf16, int sms, int smem_optin, cudaStream_t stream)
 {
-    ug_gemm_fn fn = p->bits == 4    ? ug_gemm_pick_4bit(tn, bf16)
-                    : p->bits == 8  ? ug_gemm_pick_8bit(tn, bf16)
-                    : p->bits == 16 ? ug_gemm_pick_16bit(tn, bf16)
-                                    : ug_gemm_pick_32bit(tn, bf16);
-    p->stages = ug_gemm_stages(p->bits, tn, p->splits, smem_optin);
+    ug_gemm_fn fn = p->bits == 4    ? ug_gemm_pick_4bit(rows, tn, bf16)
+                    : p->bits == 8  ? ug_gemm_pick_8bit(rows, tn, bf16)
+                    : p->bits == 16 ? ug_gemm_pick_16bit(rows, tn, bf16)
+                                    : ug_gemm_pick_32bit(rows, tn, bf16);
+    p->stages = ug_gemm_stages(p->bits, rows, tn, p->splits, smem_optin);
     if (p->stages == 0)
         return cudaErrorInvalidConfiguration;
     p->tiles_m = (p->m + tn - 1) / tn;
-    p->tiles = p->tiles_m * (p->n_pad / UG_GEMM_ROWS_PER_CTA);
+    p->tiles = p->tiles_m * ((p->n + rows - 1) / rows);
 
     cudaError_t err;
     PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn(&err);
@@ -78,7 +80,7 @@ cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int tn
     if (r != CUDA_SUCCESS)
         return cudaErrorInvalidValue;
 
-    size_t smem = (size_t)p->stages * stage_bytes(p->bits, tn) + 1024;
+    size_t smem = (size_t)p->stages * stage_bytes(p->bits, rows, tn) + 1024;
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;

@@ -27,7 +27,7 @@
  * q + 8 / q + 128) so that every kernel sees unsigned codes; zero points
  * likewise. Scales, biases and zero points are stored group-major,
  * [groups][n_pad], in their source type, so a warp reads the 16 rows of a
- * row block with one short contiguous load. N is padded to a multiple of 128
+ * row block with one short contiguous load. N is padded to a multiple of 256
  * and K to a multiple of 64 with zero codes and zero scales (padded
  * weights dequantize to finite values; kernels zero the activations beyond
  * K, so padding never reaches a result).
@@ -40,7 +40,7 @@
 
 #define UG_GPU_BLOCK_ROWS 16 /* rows of a row block (one mma A tile) */
 #define UG_GPU_CHUNK_K 64    /* k of a chunk (four k16 steps) */
-#define UG_GPU_N_ALIGN 128   /* N padded to this: the large-M kernel's row tile */
+#define UG_GPU_N_ALIGN 256   /* N padded to this: the large-M kernel's largest row tile */
 
 typedef struct ug_gpu_layout {
     int bits;            /* 4, 8 (biased codes), 16 or 32 (floats) */

@@ -67,10 +67,10 @@ cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16,
 
 /* The large-M family ("wg" schedules, gemm_kernel.cuh) computes the same
  * C = alpha*A*W^T + bias + beta*C with wgmma: a persistent, warp-specialized
- * kernel whose CTA owns 128 rows of W and a token tile of tn (16..256)
- * tokens; a producer warp moves A (TMA, 128-byte swizzle) and the packed
- * weights with their group parameters (bulk copies) through a ring of
- * shared-memory stages, two consumer warpgroups dequantize 64 rows each
+ * kernel whose CTA owns 128 or 256 rows of W and a token tile of tn
+ * (16..256) tokens; a producer warp moves A (TMA, 128-byte swizzle) and the
+ * packed weights with their group parameters (bulk copies) through a ring
+ * of shared-memory stages, two consumer warpgroups dequantize their rows
  * into registers and issue wgmma. With splits > 1, a cluster of that many
  * CTAs shares one tile's K and the partial tiles meet in rank 0's epilogue
  * through distributed shared memory (deterministic, no workspace). */
@@ -94,30 +94,29 @@ typedef struct ug_gemm_params {
     int splits;            /* CTAs of a cluster along K (1: persistent grid) */
     int stages;            /* depth of the shared-memory ring */
     int64_t tiles_m;       /* token tiles */
-    int64_t tiles;         /* token tiles x 128-row tiles of W */
+    int64_t tiles;         /* token tiles x row tiles of W */
 } ug_gemm_params;
 
-#define UG_GEMM_ROWS_PER_CTA 128 /* rows of W per CTA: 8 row blocks */
-
 /* One instantiation of the large-M kernel, per code width (gemm_<bits>bit.cu)
- * for a token tile (16, 32, 64, 128, 256) and activation type. */
+ * for a tile (rows 128 with tn 16, 32, 64, 128, 256; rows 256 with tn 64,
+ * 128) and activation type. */
 typedef void (*ug_gemm_fn)(CUtensorMap, ug_gemm_params);
-ug_gemm_fn ug_gemm_pick_4bit(int tn, int bf16);
-ug_gemm_fn ug_gemm_pick_8bit(int tn, int bf16);
-ug_gemm_fn ug_gemm_pick_16bit(int tn, int bf16);
-ug_gemm_fn ug_gemm_pick_32bit(int tn, int bf16);
+ug_gemm_fn ug_gemm_pick_4bit(int rows, int tn, int bf16);
+ug_gemm_fn ug_gemm_pick_8bit(int rows, int tn, int bf16);
+ug_gemm_fn ug_gemm_pick_16bit(int rows, int tn, int bf16);
+ug_gemm_fn ug_gemm_pick_32bit(int rows, int tn, int bf16);
 
-/* Ring stages the large-M kernel gets for a code width and token tile in
+/* Ring stages the large-M kernel gets for a code width and tile in
  * smem_optin bytes of shared memory per block; 0 if fewer than two fit (or,
  * with splits > 1, if the ring cannot hold the tile's f32 partial sums). */
-int ug_gemm_stages(int bits, int tn, int splits, int smem_optin);
+int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
-/* Launch the large-M kernel for token tile `tn` (16, 32, 64, 128, 256) on
- * activations a [m][lda] of f16 (bf16 = 0) or bf16 (1). a must be 16-byte
- * aligned and lda a multiple of 8 (the tensor map's rules); `sms` sizes the
- * persistent grid. Fills in p->stages and p->tiles*. */
-cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int tn, int bf16,
-                           int sms, int smem_optin, cudaStream_t stream);
+/* Launch the large-M kernel for a tile of `rows` rows of W (128, 256) and
+ * `tn` tokens on activations a [m][lda] of f16 (bf16 = 0) or bf16 (1). a
+ * must be 16-byte aligned and lda a multiple of 8 (the tensor map's rules);
+ * `sms` sizes the persistent grid. Fills in p->stages and p->tiles*. */
+cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int rows, int tn,
+                           int bf16, int sms, int smem_optin, cudaStream_t stream);
 
 /* Embedding: out[i][0..k) = dequant(W)[ids[i]][0..k), in f64, rounded once. */
 #define UG_EMBED_IDS_PER_LAUNCH 2048
