@@ -10,6 +10,11 @@
  *     odd K for 8-bit per-channel and full precision), several groups, padded
  *     lda/ldc, bias of each type, alpha != 1, beta != 0; plus a few larger
  *     layers (M up to 300, K 2048);
+ *   - the wgmma family under each of its 21 schedules (forced in turn over
+ *     every format: M around the token tiles, N not a multiple of the row
+ *     tile, K of each kind, lda dense or padded to a multiple of 8), M = 4097
+ *     under one- and several-CTA K, and the library's own choice at M = 1000;
+ *     the default family by M and the refusal of impossible schedules;
  *   - determinism: the same plan run again gives bit-identical C;
  *   - CUDA graph capture of ug_plan_execute on the context's own stream
  *     (global capture mode: any allocation or synchronization inside would
@@ -312,7 +317,7 @@ static void test_wg_schedules(void **state)
     ug_context_destroy(oracle);
 }
 
-/* M >= 64 gets a wg schedule by default and M < 64 a decode one; a wg
+/* M > 16 gets a wg schedule by default and M <= 16 a decode one; a wg
  * schedule that splits K into more CTAs than K has chunks, or an unknown
  * token tile, is refused by name. */
 static void test_wg_choice_and_refusals(void **state)
@@ -334,7 +339,7 @@ static void test_wg_choice_and_refusals(void **state)
     static const struct {
         int64_t m;
         const char *prefix;
-    } defaults[] = {{1, "mma-"}, {63, "mma-"}, {64, "wg-"}, {4097, "wg-"}};
+    } defaults[] = {{1, "mma-"}, {16, "mma-"}, {17, "wg-"}, {4097, "wg-"}};
     for (size_t i = 0; i < 4; i++) {
         d.m = defaults[i].m;
         ug_plan *plan = NULL;

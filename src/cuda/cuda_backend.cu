@@ -5,10 +5,10 @@
  *     host and copied into one device allocation owned by the packed weights;
  *     unpack inverts it exactly;
  *   - plans: activations f16 or bf16; a schedule chosen from M, N, K and the
- *     SM count, or forced by name: the decode family for M < 64
+ *     SM count, or forced by name: the decode family up to M = 16
  *     ("mma-t<tokens>-w<warps along K>-c<cluster CTAs along K>"), the
- *     large-M wgmma family from M = 64 ("wg-n<rows of W>-t<tokens>-s<cluster
- *     CTAs along K>"); the wgmma family reads A through a tensor map, so an A that is
+ *     wgmma family above ("wg-n<rows of W>-t<tokens>-s<cluster CTAs along
+ *     K>"); the wgmma family reads A through a tensor map, so an A that is
  *     not 16-byte aligned or an lda that is not a multiple of 8 runs the
  *     plan's decode schedule instead (same results, slower);
  *   - execute: checks that A, C and bias are device memory of the context's
@@ -31,6 +31,11 @@ extern "C" {
 #include "kernels.cuh"
 
 #define UG_CUDA_ALIGN 256
+
+/* The decode family runs M up to this; the wgmma family beyond (measured:
+ * at M = 32 the wgmma kernel was 1.5-3x faster, at M = 16 the decode kernel
+ * won on uint4 weights; bench/results/h200-schedules.csv). */
+#define UG_DECODE_MAX_M 16
 
 typedef struct cuda_weights {
     ug_gpu_layout gl;
@@ -391,22 +396,22 @@ static void choose_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *tn,
         *cs *= 2;
 }
 
-/* The wgmma heuristic, read off bench/results/h200-schedules.csv (forced
- * schedules at M = 64..4096 on 4096x14336 and 14336x4096, uint4 and bf16
- * weights; docs/cuda.md): 128-row tiles; the widest token tile up to the
- * power of two that holds M (64, 128, 256: narrow wgmmas cost more per
- * flop); K over two CTAs only when the tiles alone would leave more than a
- * quarter of the SMs idle (four never won); failing both, the pair that
- * makes the most CTAs within one wave. It picked the fastest measured
- * schedule at all 24 points. */
+/* The wgmma heuristic, read off bench/results/h200-schedules.csv (every
+ * schedule forced at M = 16..4096 on 4096x14336 and 14336x4096, uint4 and
+ * bf16 weights; docs/cuda.md): 128-row tiles; the widest token tile up to
+ * the power of two that holds M (32..256: narrow wgmmas cost more per flop);
+ * K over two CTAs only when the tiles alone would leave more than a quarter
+ * of the SMs idle (four never won); failing all, the pair that makes the
+ * most CTAs within one wave. At each of the 28 measured points with M > 16
+ * it picks a schedule within 5 % of the fastest one measured. */
 static void choose_wg_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *rows, int *tn,
                                int *splits)
 {
     const int64_t row_tiles = (G->n + 127) / 128;
-    const int top = m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    const int top = m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
     *rows = 128;
     int64_t best_ctas = -1;
-    for (int t = top; t >= 64; t /= 2)
+    for (int t = top; t >= 32; t /= 2)
         for (int s = 1; s <= 2; s++) {
             if (s > 1 && G->chunks < 16)
                 continue;
@@ -450,7 +455,7 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
         return cuda_fail(ctx, err, "cudaDeviceGetAttribute");
     }
     choose_schedule(d->m, &G, cp->sms, &cp->tn, &cp->kw, &cp->cs);
-    cp->family = d->m >= 64 ? FAMILY_WG : FAMILY_MMA;
+    cp->family = d->m > UG_DECODE_MAX_M ? FAMILY_WG : FAMILY_MMA;
     if (cp->family == FAMILY_WG)
         choose_wg_schedule(d->m, &G, cp->sms, &cp->wg_rows, &cp->wg_tn, &cp->wg_splits);
     if (forced != NULL) {

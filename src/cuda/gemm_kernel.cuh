@@ -17,8 +17,8 @@
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
  *     wgmma register-A layout, one row block per warp). Each waits for a
  *     stage, waits for its previous stage's wgmmas (wgmma.wait_group 0),
- *     releases that stage (one arrival per consumer warp on its "empty"
- *     mbarrier), dequantizes the stage's fragments and group parameters from
+ *     releases that stage (every consumer thread arrives on its "empty"
+ *     mbarrier, after its own reads of the stage), dequantizes the stage's fragments and group parameters from
  *     shared memory into registers and issues its 4*MR wgmmas back to back.
  *     While one consumer warpgroup dequantizes, the other's wgmmas keep the
  *     tensor cores busy;
@@ -183,7 +183,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     if (threadIdx.x == 0) {
         for (int i = 0; i < p.stages; i++) {
             mbar_init(&full[i], 1);
-            mbar_init(&empty[i], 8); /* one arrival per consumer warp */
+            mbar_init(&empty[i], 256); /* one arrival per consumer thread */
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -273,7 +273,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             /* the previous stage's wgmmas are done with the registers and
              * with their ring stage */
             wg_wait<0>();
-            if (prev >= 0 && lane == 0)
+            if (prev >= 0)
                 mbar_arrive(&empty[prev]);
             uint32_t a[MR][4][4];
 #pragma unroll
@@ -324,7 +324,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
             for (int i = 0; i < ACC; i++)
                 pin(acc[mi][i]);
-        if (prev >= 0 && lane == 0)
+        if (prev >= 0)
             mbar_arrive(&empty[prev]);
 
         if (splits > 1) {
