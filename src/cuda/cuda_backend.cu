@@ -552,37 +552,31 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
     if (st != UG_OK)
         return st;
 
-    ug_decode_params p;
-    memset(&p, 0, sizeof p);
-    p.codes = cw->dev + G->codes_off;
+    ug_kernel_weights kw;
+    memset(&kw, 0, sizeof kw);
+    kw.codes = cw->dev + G->codes_off;
     if (L->quantized) {
-        p.scales = cw->dev + G->scales_off;
-        p.biases = L->biases_bytes ? cw->dev + G->biases_off : NULL;
-        p.zeros = L->zeros_bytes ? cw->dev + G->zeros_off : NULL;
-        p.scale_type = kernel_float(L->format.scale_type);
-        p.code_offset = code_offset(L);
-        p.group_shift = G->group_shift;
+        kw.scales = cw->dev + G->scales_off;
+        kw.biases = L->biases_bytes ? cw->dev + G->biases_off : NULL;
+        kw.zeros = L->zeros_bytes ? cw->dev + G->zeros_off : NULL;
+        kw.scale_type = kernel_float(L->format.scale_type);
+        kw.code_offset = code_offset(L);
+        kw.group_shift = G->group_shift;
     } else {
-        p.weight_type = kernel_float(L->format.storage);
+        kw.weight_type = kernel_float(L->format.storage);
     }
-    p.chunks = G->chunks;
-    p.n_pad = G->n_pad;
-    p.bits = G->bits;
-    p.a = a;
-    p.lda = d->lda;
-    p.m = d->m;
-    p.k = d->k;
-    p.a_pairs_aligned = ((uintptr_t)a % 4 == 0) && (d->lda % 2 == 0);
-    p.c = c;
-    p.ldc = d->ldc;
-    p.n = d->n;
-    p.c_type = kernel_float(d->c_type);
-    p.bias = d->has_bias ? bias : NULL;
-    p.bias_type = kernel_float(d->bias_type);
-    p.alpha = d->alpha;
-    p.beta = d->beta;
-    p.kw = cp->kw;
-    p.cs = cp->cs;
+    kw.chunks = G->chunks;
+    kw.n_pad = G->n_pad;
+    kw.bits = G->bits;
+    ug_kernel_output out;
+    out.c = c;
+    out.ldc = d->ldc;
+    out.n = d->n;
+    out.c_type = kernel_float(d->c_type);
+    out.bias = d->has_bias ? bias : NULL;
+    out.bias_type = kernel_float(d->bias_type);
+    out.alpha = d->alpha;
+    out.beta = d->beta;
 
     device_scope scope;
     cudaError_t err = scope_enter(&scope, ctx->device);
@@ -593,27 +587,10 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
     if (cp->family == FAMILY_WG && tma_ok) {
         ug_gemm_params g;
         memset(&g, 0, sizeof g);
-        g.codes = p.codes;
-        g.scales = p.scales;
-        g.biases = p.biases;
-        g.zeros = p.zeros;
-        g.chunks = p.chunks;
-        g.n_pad = p.n_pad;
-        g.bits = p.bits;
-        g.weight_type = p.weight_type;
-        g.scale_type = p.scale_type;
-        g.code_offset = p.code_offset;
-        g.group_shift = p.group_shift;
+        g.w = kw;
         g.m = d->m;
         g.k = d->k;
-        g.c = c;
-        g.ldc = d->ldc;
-        g.n = d->n;
-        g.c_type = p.c_type;
-        g.bias = p.bias;
-        g.bias_type = p.bias_type;
-        g.alpha = d->alpha;
-        g.beta = d->beta;
+        g.out = out;
         g.splits = cp->wg_splits;
         err = ug_gemm_launch(&g, a, d->lda, cp->wg_rows, cp->wg_tn, cp->act_bf16, cp->sms,
                              cp->smem_optin, stream);
@@ -622,6 +599,17 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
             return cuda_fail(ctx, err, "launching the wgmma kernel");
         return UG_OK;
     }
+    ug_decode_params p;
+    memset(&p, 0, sizeof p);
+    p.w = kw;
+    p.a = a;
+    p.lda = d->lda;
+    p.m = d->m;
+    p.k = d->k;
+    p.a_pairs_aligned = ((uintptr_t)a % 4 == 0) && (d->lda % 2 == 0);
+    p.out = out;
+    p.kw = cp->kw;
+    p.cs = cp->cs;
     int64_t per_launch = (int64_t)65535 * cp->tn;
     for (p.token_base = 0; p.token_base < d->m && err == cudaSuccess;
          p.token_base += per_launch)

@@ -108,11 +108,11 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
     const int64_t row_block = (int64_t)blockIdx.y * 4 + block_local;
     const int64_t row0 = row_block * 16 + g;
     const int splits = p.kw * p.cs, split = blockIdx.x * p.kw + kw_index;
-    const int64_t c_begin = p.chunks * split / splits, c_end = p.chunks * (split + 1) / splits;
+    const int64_t c_begin = p.w.chunks * split / splits, c_end = p.w.chunks * (split + 1) / splits;
     const int64_t c_full = c_end < p.k / 64 ? c_end : p.k / 64; /* chunks wholly inside K */
-    const uint8_t *wbase = p.codes + row_block * p.chunks * CHUNK_BYTES + lane * 16;
+    const uint8_t *wbase = p.w.codes + row_block * p.w.chunks * CHUNK_BYTES + lane * 16;
     const int64_t tok0 = p.token_base + (int64_t)blockIdx.z * TN;
-    const bool g32 = p.group_shift == 5; /* two groups per chunk */
+    const bool g32 = p.w.group_shift == 5; /* two groups per chunk */
 
     /* With one or two token tiles, even and odd k16 steps accumulate apart
      * (independent mma chains); more tiles are independent chains already. */
@@ -128,16 +128,16 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
 
     /* Group state of the chunk's first and (G = 32) second half. */
     group_state<Act> gs0, gs1;
-    const group_source gsrc = {p.scales, p.biases, p.zeros, p.n_pad, p.scale_type, p.code_offset};
+    const group_source gsrc = {p.w.scales, p.w.biases, p.w.zeros, p.w.n_pad, p.w.scale_type, p.w.code_offset};
     int64_t group_now = -1;
-    if (BITS <= 8 && p.group_shift < 0) {
+    if (BITS <= 8 && p.w.group_shift < 0) {
         gs0.load(gsrc, 0, row0);
         gs1 = gs0;
     }
     auto groups_for = [&](int64_t c) {
-        if (BITS > 8 || p.group_shift < 0)
+        if (BITS > 8 || p.w.group_shift < 0)
             return;
-        int64_t gi = (c * 64) >> p.group_shift;
+        int64_t gi = (c * 64) >> p.w.group_shift;
         if (gi == group_now)
             return;
         group_now = gi;
@@ -172,7 +172,7 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
             if constexpr (AHEAD == 1)
                 load_b(step, b[0]);
             uint32_t a[4];
-            dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.weight_type, a);
+            dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.w.weight_type, a);
             const int bs = AHEAD == 4 ? step : 0;
 #pragma unroll
             for (int j = 0; j < NT; j++)
@@ -226,15 +226,15 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
     auto epilogue = [&](int e, float v) {
         int64_t tok = tok0 + e / UG_DECODE_ROWS_PER_CTA;
         int64_t n = (int64_t)blockIdx.y * UG_DECODE_ROWS_PER_CTA + e % UG_DECODE_ROWS_PER_CTA;
-        if (tok >= p.m || n >= p.n)
+        if (tok >= p.m || n >= p.out.n)
             return;
-        float out = p.alpha * v;
-        if (p.bias)
-            out += load_float(p.bias, p.bias_type, n);
-        int64_t at = tok * p.ldc + n;
-        if (p.beta != 0.0f)
-            out = fmaf(p.beta, load_float(p.c, p.c_type, at), out);
-        store_float(p.c, p.c_type, at, out);
+        float out = p.out.alpha * v;
+        if (p.out.bias)
+            out += load_float(p.out.bias, p.out.bias_type, n);
+        int64_t at = tok * p.out.ldc + n;
+        if (p.out.beta != 0.0f)
+            out = fmaf(p.out.beta, load_float(p.out.c, p.out.c_type, at), out);
+        store_float(p.out.c, p.out.c_type, at, out);
     };
 
     if (p.cs == 1) {

@@ -9,16 +9,16 @@
 
 cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16, cudaStream_t stream)
 {
-    ug_decode_fn fn = p->bits == 4    ? ug_decode_pick_4bit(tn, bf16)
-                      : p->bits == 8  ? ug_decode_pick_8bit(tn, bf16)
-                      : p->bits == 16 ? ug_decode_pick_16bit(tn, bf16)
+    ug_decode_fn fn = p->w.bits == 4    ? ug_decode_pick_4bit(tn, bf16)
+                      : p->w.bits == 8  ? ug_decode_pick_8bit(tn, bf16)
+                      : p->w.bits == 16 ? ug_decode_pick_16bit(tn, bf16)
                                       : ug_decode_pick_32bit(tn, bf16);
     int64_t tiles = (p->m - p->token_base + tn - 1) / tn;
     if (tiles > 65535)
         tiles = 65535;
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3((unsigned)p->cs,
-                       (unsigned)((p->n + UG_DECODE_ROWS_PER_CTA - 1) / UG_DECODE_ROWS_PER_CTA),
+                       (unsigned)((p->out.n + UG_DECODE_ROWS_PER_CTA - 1) / UG_DECODE_ROWS_PER_CTA),
                        (unsigned)tiles);
     cfg.blockDim = dim3((unsigned)(128 * p->kw), 1, 1);
     cfg.dynamicSmemBytes = (size_t)p->kw * tn * UG_DECODE_ROWS_PER_CTA * sizeof(float);

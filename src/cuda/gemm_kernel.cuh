@@ -177,7 +177,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     const int splits = p.splits;
     const int rank = splits > 1 ? (int)cooperative_groups::this_cluster().block_rank() : 0;
     const int64_t tile_step = gridDim.x / splits;
-    const int64_t c_begin = p.chunks * rank / splits, c_end = p.chunks * (rank + 1) / splits;
+    const int64_t c_begin = p.w.chunks * rank / splits, c_end = p.w.chunks * (rank + 1) / splits;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
     if (threadIdx.x == 0) {
@@ -202,16 +202,16 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         /* ---- producer warpgroup: lane 0 of warp 8 issues every copy, the
          * rest only take part in cluster barriers ---- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-        const int sb = p.scale_type == UG_KF32 ? 4 : 2;
-        const int group_rows = p.group_shift == 5 ? 2 : 1;
+        const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;
+        const int group_rows = p.w.group_shift == 5 ? 2 : 1;
         const uint32_t param_bytes =
-            BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.biases ? 2 : 1) + (p.zeros ? 1 : 0)))
+            BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.w.biases ? 2 : 1) + (p.w.zeros ? 1 : 0)))
                       : 0u;
         for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
             if (warp == 8 && lane == 0) {
                 const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
                 const int64_t n0 = nt * ROWS;
-                const uint8_t *w = p.codes + nt * BLOCKS * p.chunks * CHUNK;
+                const uint8_t *w = p.w.codes + nt * BLOCKS * p.w.chunks * CHUNK;
                 for (int64_t c = c_begin; c < c_end; c++) {
                     mbar_wait(&empty[s], phase ^ 1);
                     uint8_t *st = ring + (size_t)s * stage::BYTES;
@@ -220,19 +220,19 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
                     for (int rb = 0; rb < BLOCKS; rb++)
                         bulk_load(st + stage::A_BYTES + rb * CHUNK,
-                                  w + ((int64_t)rb * p.chunks + c) * CHUNK, CHUNK, &full[s]);
+                                  w + ((int64_t)rb * p.w.chunks + c) * CHUNK, CHUNK, &full[s]);
                     if constexpr (BITS <= 8) {
                         uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
-                        int64_t gi = p.group_shift < 0 ? 0 : (c * 64) >> p.group_shift;
+                        int64_t gi = p.w.group_shift < 0 ? 0 : (c * 64) >> p.w.group_shift;
                         for (int j = 0; j < group_rows; j++) {
-                            int64_t at = (gi + j) * p.n_pad + n0;
+                            int64_t at = (gi + j) * p.w.n_pad + n0;
                             bulk_load(par + stage::SCALES + j * ROWS * sb,
-                                      (const uint8_t *)p.scales + at * sb, ROWS * sb, &full[s]);
-                            if (p.biases)
+                                      (const uint8_t *)p.w.scales + at * sb, ROWS * sb, &full[s]);
+                            if (p.w.biases)
                                 bulk_load(par + stage::BIASES + j * ROWS * sb,
-                                          (const uint8_t *)p.biases + at * sb, ROWS * sb, &full[s]);
-                            if (p.zeros)
-                                bulk_load(par + stage::ZEROS + j * ROWS, p.zeros + at, ROWS,
+                                          (const uint8_t *)p.w.biases + at * sb, ROWS * sb, &full[s]);
+                            if (p.w.zeros)
+                                bulk_load(par + stage::ZEROS + j * ROWS, p.w.zeros + at, ROWS,
                                           &full[s]);
                         }
                     }
@@ -286,18 +286,18 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 group_state<Act> gs0, gs1;
                 if constexpr (BITS <= 8) {
                     const group_source src = {par + stage::SCALES,
-                                              p.biases ? par + stage::BIASES : NULL,
-                                              p.zeros ? par + stage::ZEROS : NULL, ROWS,
-                                              p.scale_type, p.code_offset};
+                                              p.w.biases ? par + stage::BIASES : NULL,
+                                              p.w.zeros ? par + stage::ZEROS : NULL, ROWS,
+                                              p.w.scale_type, p.w.code_offset};
                     gs0.load(src, 0, rb * 16 + g);
-                    if (p.group_shift == 5)
+                    if (p.w.group_shift == 5)
                         gs1.load(src, 1, rb * 16 + g);
                     else
                         gs1 = gs0;
                 }
 #pragma unroll
                 for (int step = 0; step < 4; step++)
-                    dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.weight_type,
+                    dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.w.weight_type,
                                             a[mi][step]);
             }
             const uint32_t a_addr = smem_addr(st);
@@ -362,21 +362,21 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 float bias[2];
 #pragma unroll
                 for (int h = 0; h < 2; h++)
-                    bias[h] = p.bias && row + 8 * h < p.n
-                                  ? load_float(p.bias, p.bias_type, row + 8 * h)
+                    bias[h] = p.out.bias && row + 8 * h < p.out.n
+                                  ? load_float(p.out.bias, p.out.bias_type, row + 8 * h)
                                   : 0.0f;
 #pragma unroll
                 for (int j = 0; j < TN / 8; j++)
 #pragma unroll
                     for (int i = 0; i < 4; i++) {
                         int64_t tok = m0 + 8 * j + 2 * t + (i & 1), n = row + 8 * (i >> 1);
-                        if (tok >= p.m || n >= p.n)
+                        if (tok >= p.m || n >= p.out.n)
                             continue;
-                        float out = fmaf(p.alpha, acc[mi][4 * j + i], bias[i >> 1]);
-                        int64_t at = tok * p.ldc + n;
-                        if (p.beta != 0.0f)
-                            out = fmaf(p.beta, load_float(p.c, p.c_type, at), out);
-                        store_float(p.c, p.c_type, at, out);
+                        float out = fmaf(p.out.alpha, acc[mi][4 * j + i], bias[i >> 1]);
+                        int64_t at = tok * p.out.ldc + n;
+                        if (p.out.beta != 0.0f)
+                            out = fmaf(p.out.beta, load_float(p.out.c, p.out.c_type, at), out);
+                        store_float(p.out.c, p.out.c_type, at, out);
                     }
             }
         }

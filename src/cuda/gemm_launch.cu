@@ -54,15 +54,15 @@ int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
 cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int rows, int tn,
                            int bf16, int sms, int smem_optin, cudaStream_t stream)
 {
-    ug_gemm_fn fn = p->bits == 4    ? ug_gemm_pick_4bit(rows, tn, bf16)
-                    : p->bits == 8  ? ug_gemm_pick_8bit(rows, tn, bf16)
-                    : p->bits == 16 ? ug_gemm_pick_16bit(rows, tn, bf16)
+    ug_gemm_fn fn = p->w.bits == 4    ? ug_gemm_pick_4bit(rows, tn, bf16)
+                    : p->w.bits == 8  ? ug_gemm_pick_8bit(rows, tn, bf16)
+                    : p->w.bits == 16 ? ug_gemm_pick_16bit(rows, tn, bf16)
                                     : ug_gemm_pick_32bit(rows, tn, bf16);
-    p->stages = ug_gemm_stages(p->bits, rows, tn, p->splits, smem_optin);
+    p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, smem_optin);
     if (p->stages == 0)
         return cudaErrorInvalidConfiguration;
     p->tiles_m = (p->m + tn - 1) / tn;
-    p->tiles = p->tiles_m * ((p->n + rows - 1) / rows);
+    p->tiles = p->tiles_m * ((p->out.n + rows - 1) / rows);
 
     cudaError_t err;
     PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn(&err);
@@ -80,7 +80,7 @@ cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int ro
     if (r != CUDA_SUCCESS)
         return cudaErrorInvalidValue;
 
-    size_t smem = (size_t)p->stages * stage_bytes(p->bits, rows, tn) + 1024;
+    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn) + 1024;
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;

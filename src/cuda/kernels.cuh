@@ -22,8 +22,8 @@
 /* Float type codes the kernels understand (match ug_dtype's meaning). */
 enum { UG_KF32 = 0, UG_KF16 = 1, UG_KBF16 = 2 };
 
-typedef struct ug_decode_params {
-    /* weights */
+/* The packed weights as every GEMM kernel reads them (gpu_layout.cuh). */
+typedef struct ug_kernel_weights {
     const uint8_t *codes;
     const void *scales, *biases; /* biases NULL unless scale_bias */
     const uint8_t *zeros;        /* biased zero points, NULL unless scale_zero */
@@ -33,17 +33,25 @@ typedef struct ug_decode_params {
     int scale_type;    /* UG_KF* of scales and biases */
     int code_offset;   /* subtracted from every biased code when zeros is NULL */
     int group_shift;   /* log2(G), -1 per channel */
-    /* activations A [m][lda], act type chosen by the launcher */
-    const void *a;
-    int64_t lda, m, k;
-    int a_pairs_aligned; /* A and lda allow 4-byte loads of element pairs */
-    /* output C [m][ldc] */
+} ug_kernel_weights;
+
+/* The output C [m][ldc] and the epilogue: C = alpha * acc + bias + beta * C. */
+typedef struct ug_kernel_output {
     void *c;
     int64_t ldc, n;
     int c_type;
     const void *bias; /* [n] or NULL */
     int bias_type;
     float alpha, beta;
+} ug_kernel_output;
+
+typedef struct ug_decode_params {
+    ug_kernel_weights w;
+    /* activations A [m][lda], act type chosen by the launcher */
+    const void *a;
+    int64_t lda, m, k;
+    int a_pairs_aligned; /* A and lda allow 4-byte loads of element pairs */
+    ug_kernel_output out;
     /* schedule */
     int kw, cs;         /* warps along K per row block, CTAs along K per cluster */
     int64_t token_base; /* first token of this launch */
@@ -75,21 +83,9 @@ cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16,
  * CTAs shares one tile's K and the partial tiles meet in rank 0's epilogue
  * through distributed shared memory (deterministic, no workspace). */
 typedef struct ug_gemm_params {
-    /* weights, as in ug_decode_params */
-    const uint8_t *codes;
-    const void *scales, *biases;
-    const uint8_t *zeros;
-    int64_t chunks, n_pad;
-    int bits, weight_type, scale_type, code_offset, group_shift;
-    /* A through the tensor map; its logical shape */
-    int64_t m, k;
-    /* output C [m][ldc] */
-    void *c;
-    int64_t ldc, n;
-    int c_type;
-    const void *bias;
-    int bias_type;
-    float alpha, beta;
+    ug_kernel_weights w;
+    int64_t m, k; /* A's logical shape; A itself comes through the tensor map */
+    ug_kernel_output out;
     /* schedule */
     int splits;            /* CTAs of a cluster along K (1: persistent grid) */
     int stages;            /* depth of the shared-memory ring */
