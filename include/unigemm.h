@@ -309,6 +309,47 @@ void ug_plan_destroy(ug_plan *plan);
 /* Name of the schedule the plan runs (e.g. "reference"). */
 const char *ug_plan_schedule(const ug_plan *plan);
 
+/* ------------------------------------------------------------------------ */
+/* What this build runs, and tuning tables                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The schedules a backend offers in this build (spec/kernels.toml), in a
+ * fixed order: their count, and name number `index` (NULL past the end).
+ * AUTO has none; ref has one, "reference". No context or device needed. */
+int32_t ug_schedule_count(ug_backend backend);
+const char *ug_schedule_name(ug_backend backend, int32_t index);
+
+/* Whether this build has a kernel of `backend` for activations a_type and
+ * weights of `format`, under schedule `schedule` (NULL: under any of the
+ * backend's schedules). UG_OK, or UG_ERR_UNSUPPORTED with the missing part
+ * (activation type, weight type, method, group size, scale type or tile) in
+ * why; a format ug_weights_pack would refuse gets that status and reason.
+ * Answers for the build, not the machine: no device needed. */
+ug_status ug_kernel_supported(ug_backend backend, const char *schedule, ug_dtype a_type,
+                              const ug_weight_format *format, char *why, size_t why_size);
+
+/* "" for a build of the whole spec, else its UG_SPEC_RESTRICT setting
+ * ("activations=bfloat16;weights=uint4,bfloat16"). */
+const char *ug_build_spec_restriction(void);
+
+/* One line naming the device a context runs on, as tuning tables record it:
+ * "cpu <processor> (<isa>)", "cuda <name> (sm_XY, N SMs)", "ref ...". */
+const char *ug_context_device_id(const ug_context *ctx);
+
+/* Load a tuning table (JSON, written by `unigemm tune`, docs/tuning.md) into
+ * the context: from then on a plan whose M, N, K, activation type and
+ * weight format match an entry runs that entry's schedule (options that
+ * force a schedule still win). A table made for another backend, another
+ * device (ug_context_device_id) or another library version is refused with
+ * UG_ERR_MISMATCH, a malformed one with UG_ERR_FILE_FORMAT; either way the
+ * table loaded before stays. path NULL unloads. Safe to call while other
+ * threads create plans. Contexts also load the file that the environment
+ * variable UG_TUNING_FILE names when they are created (failing to create
+ * if it is refused). */
+ug_status ug_context_load_tuning(ug_context *ctx, const char *path);
+/* The same from a table's text in memory. */
+ug_status ug_context_load_tuning_memory(ug_context *ctx, const void *data, size_t size);
+
 /* Bytes of workspace execute needs (may be 0). */
 ug_status ug_plan_workspace_size(const ug_plan *plan, size_t *bytes);
 

@@ -1,7 +1,9 @@
 /*
  * context.c - creating a context: the backend (auto resolves to cuda when
  * the device can run its kernels, else to cpu), the CPU thread count and
- * instruction set, the CUDA device and stream.
+ * instruction set, the CUDA device and stream, the device id that tuning
+ * tables are made for, and the tuning table itself (ug_context_load_tuning,
+ * or the file UG_TUNING_FILE names when the context is created).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "../dispatch/tuning.h"
 #include "internal.h"
 
 #define UG_MAX_THREADS 1024
@@ -101,12 +104,28 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
         return create_fail(error, error_size, UG_ERR_OUT_OF_MEMORY,
                            "ug_context_create: cannot create the error lock");
     }
+    if (pthread_mutex_init(&ctx->tuning_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ctx->error_lock);
+        free(ctx);
+        return create_fail(error, error_size, UG_ERR_OUT_OF_MEMORY,
+                           "ug_context_create: cannot create the tuning lock");
+    }
     ctx->backend = backend;
     ctx->ops = ops;
     ctx->num_threads = opt->num_threads == 0 ? default_threads() : opt->num_threads;
     ctx->cpu_isa = isa;
     ctx->device = opt->device;
     ctx->stream = opt->stream;
+    ops->device_id(ctx, ctx->device_id, sizeof ctx->device_id);
+    const char *table = getenv("UG_TUNING_FILE");
+    if (table != NULL && table[0] != '\0') {
+        ug_status st = ug_context_load_tuning(ctx, table);
+        if (st != UG_OK) {
+            snprintf(msg, sizeof msg, "ug_context_create: UG_TUNING_FILE: %.960s", ctx->error);
+            ug_context_destroy(ctx);
+            return create_fail(error, error_size, st, msg);
+        }
+    }
     *out = ctx;
     return UG_OK;
 }
@@ -115,8 +134,78 @@ void ug_context_destroy(ug_context *ctx)
 {
     if (ctx == NULL)
         return;
+    ug_tuning_free(ctx->tuning);
+    pthread_mutex_destroy(&ctx->tuning_lock);
     pthread_mutex_destroy(&ctx->error_lock);
     free(ctx);
+}
+
+const char *ug_context_device_id(const ug_context *ctx)
+{
+    return ctx == NULL ? "" : ctx->device_id;
+}
+
+/* Install `t` (NULL: none) in place of the context's table. */
+static void install_tuning(ug_context *ctx, ug_tuning *t)
+{
+    pthread_mutex_lock(&ctx->tuning_lock);
+    ug_tuning *old = ctx->tuning;
+    ctx->tuning = t;
+    pthread_mutex_unlock(&ctx->tuning_lock);
+    ug_tuning_free(old);
+}
+
+/* Tables are small; a file larger than this is not one. */
+#define UG_TUNING_MAX_BYTES (64u << 20)
+
+ug_status ug_context_load_tuning(ug_context *ctx, const char *path)
+{
+    if (ctx == NULL)
+        return UG_ERR_NULL_ARGUMENT;
+    if (path == NULL) {
+        install_tuning(ctx, NULL);
+        return UG_OK;
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be opened", path);
+    char *data = malloc(UG_TUNING_MAX_BYTES + 1);
+    if (data == NULL) {
+        fclose(f);
+        return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_context_load_tuning: out of host memory");
+    }
+    size_t size = fread(data, 1, UG_TUNING_MAX_BYTES + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    ug_status st;
+    if (bad)
+        st = ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be read", path);
+    else if (size > UG_TUNING_MAX_BYTES)
+        st = ug_fail(ctx, UG_ERR_FILE_FORMAT, "tuning table %.256s is larger than %u MiB",
+                     path, UG_TUNING_MAX_BYTES >> 20);
+    else {
+        ug_tuning *t;
+        char origin[300];
+        snprintf(origin, sizeof origin, "tuning table %.256s", path);
+        st = ug_tuning_parse(ctx, origin, data, size, &t);
+        if (st == UG_OK)
+            install_tuning(ctx, t);
+    }
+    free(data);
+    return st;
+}
+
+ug_status ug_context_load_tuning_memory(ug_context *ctx, const void *data, size_t size)
+{
+    if (ctx == NULL)
+        return UG_ERR_NULL_ARGUMENT;
+    if (data == NULL)
+        return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_context_load_tuning_memory: data is NULL");
+    ug_tuning *t;
+    ug_status st = ug_tuning_parse(ctx, "the tuning table", data, size, &t);
+    if (st == UG_OK)
+        install_tuning(ctx, t);
+    return st;
 }
 
 ug_backend ug_context_backend(const ug_context *ctx)

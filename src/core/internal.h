@@ -15,7 +15,7 @@
 
 #include "unigemm.h"
 
-#define UG_ERROR_CAPACITY 512
+#define UG_ERROR_CAPACITY 1024
 
 /* What the library knows of each data type: one row per ug_dtype. */
 typedef struct ug_dtype_traits {
@@ -71,6 +71,13 @@ ug_cpu_isa ug_cpu_isa_best(void);
  * An unknown name gives UG_ERR_UNKNOWN_NAME, one the CPU lacks
  * UG_ERR_UNSUPPORTED, with the reason in `why`. */
 ug_status ug_cpu_isa_choose(ug_cpu_isa *isa, char *why, size_t why_size);
+/* "cpu <brand string> (<isa>)": the processor as CPUID names it. */
+void ug_cpu_device_id(ug_cpu_isa isa, char *buf, size_t size);
+
+/* A loaded tuning table (src/dispatch/tuning.h). */
+typedef struct ug_tuning ug_tuning;
+
+#define UG_DEVICE_ID_CAPACITY 192
 
 struct ug_context {
     ug_backend backend;
@@ -81,6 +88,9 @@ struct ug_context {
     void *stream;
     pthread_mutex_t error_lock;
     char error[UG_ERROR_CAPACITY];
+    char device_id[UG_DEVICE_ID_CAPACITY]; /* what tuning tables are made for */
+    pthread_mutex_t tuning_lock;           /* guards `tuning` */
+    ug_tuning *tuning;                     /* NULL, or the loaded table */
 };
 
 struct ug_packed_weights {
@@ -116,6 +126,8 @@ struct ug_backend_ops {
                          const void *bias, void *workspace);
     ug_status (*embedding)(ug_context *ctx, const ug_packed_weights *table, const int32_t *ids,
                            int64_t count, ug_dtype out_type, void *out, int64_t ldo);
+    /* One line naming the device (ctx->backend, device and cpu_isa are set). */
+    void (*device_id)(const ug_context *ctx, char *buf, size_t size);
 };
 
 /* Backend tables. */

@@ -1,12 +1,15 @@
 /*
  * plan.c - GEMM plans: the descriptor is checked against the weights once at
- * plan time (types, shape, strides, sizes), the backend picks a schedule;
- * execute checks the buffers (NULLs, workspace, overlap) and launches.
+ * plan time (types, shape, strides, sizes); the schedule is the one the
+ * options force, else the context's tuning table's for this shape, else the
+ * backend's heuristic; execute checks the buffers (NULLs, workspace,
+ * overlap) and launches.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../dispatch/tuning.h"
 #include "internal.h"
 
 static ug_status check_float_type(ug_context *ctx, const char *field, ug_dtype t)
@@ -115,7 +118,19 @@ ug_status ug_plan_create(ug_context *ctx, const ug_gemm_desc *desc, const ug_pac
         plan->ctx = ctx;
         plan->ops = ctx->ops;
         plan->layout = w->layout;
-        st = ctx->ops->plan_init(ctx, plan, options ? options->schedule : NULL);
+        const char *forced = options ? options->schedule : NULL;
+        const char *tuned = NULL;
+        if (forced == NULL) {
+            pthread_mutex_lock(&ctx->tuning_lock);
+            tuned = ug_tuning_lookup(ctx->tuning, &plan->desc, &plan->layout);
+            pthread_mutex_unlock(&ctx->tuning_lock);
+        }
+        /* a tuned schedule was checked against the registry when the table
+         * was loaded; should the backend still refuse it (say, for lack of
+         * shared memory), the heuristic decides */
+        st = ctx->ops->plan_init(ctx, plan, forced ? forced : tuned);
+        if (st != UG_OK && tuned != NULL)
+            st = ctx->ops->plan_init(ctx, plan, NULL);
     }
     if (st != UG_OK) {
         free(plan);

@@ -72,10 +72,16 @@ typedef struct cpu_decode_args {
     float *out;
 } cpu_decode_args;
 
-/* A kernel set for one instruction set. The prefill micro-kernel computes a
- * tile of mr rows of A x (np * 16) columns: a [kc][mr] packed f32 rows of A,
- * b[j] [kc][16] f32 (dequantized panels), c [mr][ldc] f32 accumulated into
- * (or overwritten when accumulate is false). */
+/* Weight classes: what a kernel set is compiled for (one per storage width
+ * and float type; uint4/int4 share the 4-bit codes, uint8/int8 the 8-bit). */
+enum { CPU_W_CODES4, CPU_W_CODES8, CPU_W_F32, CPU_W_F16, CPU_W_BF16 };
+
+/* A kernel set for one instruction set and weight class, generated from
+ * spec/kernels.toml (src/generated/cpu_<isa>.c, kernels/kernel_body.h). The
+ * prefill micro-kernel computes a tile of mr rows of A x (np * 16) columns:
+ * a [kc][mr] packed f32 rows of A, b[j] [kc][16] f32 (dequantized panels),
+ * c [mr][ldc] f32 accumulated into (or overwritten when accumulate is
+ * false). */
 typedef struct cpu_kernels {
     const char *isa;
     int mr, np;
@@ -90,13 +96,10 @@ typedef struct cpu_kernels {
                   bool accumulate);
 } cpu_kernels;
 
-extern const cpu_kernels ug_cpu_kernels_portable;
-#if defined(__x86_64__)
-extern const cpu_kernels ug_cpu_kernels_avx2;
-extern const cpu_kernels ug_cpu_kernels_avx512;
-#endif
-
-/* The kernel set of an instruction set (ug_cpu_isa). */
-const cpu_kernels *ug_cpu_kernels_for(ug_cpu_isa isa);
+/* The kernel sets in the order the registry's cpu rows index them
+ * (src/generated/cpu_impls.c); NULL for an instruction set this
+ * architecture does not compile. */
+extern const cpu_kernels *const ug_cpu_impls[];
+extern const int ug_cpu_impl_count;
 
 #endif /* UG_CPU_H */

@@ -12,6 +12,10 @@
  *            rows of A, accumulating in an f32 tile, then applies the
  *            epilogue. The contract is written down in docs/cpu.md.
  *
+ * The schedule comes from the registry (src/dispatch/): a forced or tuned
+ * name, else the heuristic's choice; its kernel set is the generated one of
+ * the context's instruction set and the weights' class.
+ *
  * Every output element is computed by one thread in a fixed order, so
  * results do not depend on the thread count. Scratch memory (converted
  * activations, panels, accumulators) is allocated per call.
@@ -22,6 +26,7 @@
 #include <omp.h>
 #endif
 
+#include "../dispatch/heuristic.h"
 #include "cpu.h"
 
 /* Prefill blocking: columns per chunk (a multiple of every np), k per
@@ -32,10 +37,6 @@
 /* Floats between two dequantized panels: one panel plus a cache line, so
  * that the panels of a micro-tile do not fall into the same cache sets. */
 #define CPU_B_STRIDE (CPU_KC * CPU_NR + 16)
-/* Decode while M is at most this: where the two families cross on uint4
- * g128, 14336 x 4096, 2 threads (bench/results/cpu-sweep-*.csv: decode is
- * ahead through M = 16 on AVX2 and even at 16 on AVX-512, behind at 32). */
-#define CPU_DECODE_MAX_M 16
 /* Below this many multiply-adds one thread does the work. */
 #define CPU_PARALLEL_MIN_MACS 2e6
 
@@ -265,55 +266,61 @@ static ug_status cpu_embedding(ug_context *ctx, const ug_packed_weights *table, 
 
 /* -------------------------------------------------------------- schedules */
 
-typedef struct cpu_schedule {
-    const char *name;
-    ug_cpu_isa isa;
+/* What a plan runs: its schedule's family and the kernel set of its
+ * instruction set and weight class. */
+typedef struct cpu_plan {
     bool prefill;
-} cpu_schedule;
-
-static const cpu_schedule schedules[] = {
-    {"avx512-decode", UG_CPU_ISA_AVX512, false},
-    {"avx512-prefill-12x32", UG_CPU_ISA_AVX512, true},
-    {"avx2-decode", UG_CPU_ISA_AVX2, false},
-    {"avx2-prefill-6x16", UG_CPU_ISA_AVX2, true},
-    {"portable-decode", UG_CPU_ISA_PORTABLE, false},
-    {"portable-prefill-4x16", UG_CPU_ISA_PORTABLE, true},
-};
-#define N_SCHEDULES (sizeof schedules / sizeof schedules[0])
+    const cpu_kernels *kern;
+} cpu_plan;
 
 static ug_status cpu_plan_init(ug_context *ctx, ug_plan *plan, const char *forced)
 {
-    const cpu_schedule *pick = NULL;
-    if (forced == NULL) {
-        bool prefill = plan->desc.m > CPU_DECODE_MAX_M;
-        for (size_t i = 0; i < N_SCHEDULES && !pick; i++)
-            if (schedules[i].isa == ctx->cpu_isa && schedules[i].prefill == prefill)
-                pick = &schedules[i];
-    } else {
-        for (size_t i = 0; i < N_SCHEDULES && !pick; i++)
-            if (strcmp(forced, schedules[i].name) == 0)
-                pick = &schedules[i];
-        if (pick == NULL || pick->isa > ctx->cpu_isa) {
-            char offered[256] = "";
-            for (size_t i = 0; i < N_SCHEDULES; i++)
-                if (schedules[i].isa <= ctx->cpu_isa) {
-                    strcat(offered, offered[0] ? ", " : "");
-                    strcat(offered, schedules[i].name);
-                }
-            if (pick != NULL)
-                return ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                               "schedule '%s' needs %s; this context runs %s (it offers: %s)",
-                               forced, ug_cpu_isa_name(pick->isa),
-                               ug_cpu_isa_name(ctx->cpu_isa), offered);
+    const ug_gemm_desc *d = &plan->desc;
+    const ug_schedule_info *s;
+    if (forced != NULL) {
+        s = ug_registry_schedule(UG_BACKEND_CPU, forced);
+        if (s == NULL)
+            return ug_registry_unknown_schedule(ctx, UG_BACKEND_CPU, forced);
+        if (s->isa > (int)ctx->cpu_isa)
             return ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                           "schedule '%.64s' is unknown to backend cpu (it offers: %s)", forced,
-                           offered);
-        }
+                           "schedule '%s' needs %s; this context runs %s", forced,
+                           ug_cpu_isa_name((ug_cpu_isa)s->isa), ug_cpu_isa_name(ctx->cpu_isa));
+    } else {
+        s = ug_heuristic_cpu(ctx->cpu_isa, d->m, d->n, d->k, &plan->layout.format);
+        if (s == NULL)
+            return ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                           "backend cpu has no %s schedule in this build (spec/kernels.toml, "
+                           "UG_SPEC_RESTRICT=%s)",
+                           ug_cpu_isa_name(ctx->cpu_isa), ug_spec_restriction);
     }
-    plan->schedule = pick->name;
+    const ug_kernel_info *k;
+    ug_status st = ug_registry_kernel(ctx, s, d->a_type, &plan->layout.format, &k, NULL, 0);
+    if (st != UG_OK)
+        return st;
+    const cpu_kernels *kern = k->impl < ug_cpu_impl_count ? ug_cpu_impls[k->impl] : NULL;
+    if (kern == NULL)
+        return ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                       "schedule '%s' needs %s kernels, which this architecture does not compile",
+                       s->name, ug_cpu_isa_name((ug_cpu_isa)s->isa));
+    cpu_plan *cp = malloc(sizeof *cp);
+    if (cp == NULL)
+        return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_plan_create: out of host memory");
+    cp->prefill = s->family == UG_FAMILY_CPU_PREFILL;
+    cp->kern = kern;
+    plan->schedule = s->name;
     plan->workspace_bytes = 0;
-    plan->backend_plan = (void *)pick;
+    plan->backend_plan = cp;
     return UG_OK;
+}
+
+static void cpu_plan_free(ug_plan *plan)
+{
+    free(plan->backend_plan);
+}
+
+static void cpu_device_id(const ug_context *ctx, char *buf, size_t size)
+{
+    ug_cpu_device_id(ctx->cpu_isa, buf, size);
 }
 
 /* ---------------------------------------------------------------- execute */
@@ -478,11 +485,10 @@ static ug_status cpu_execute(const ug_plan *plan, const ug_packed_weights *pw, c
                              void *c, const void *bias, void *workspace)
 {
     (void)workspace;
-    const cpu_schedule *sch = plan->backend_plan;
-    const cpu_kernels *kern = ug_cpu_kernels_for(sch->isa);
-    if (sch->prefill)
-        return run_prefill(plan, kern, pw->data, a, c, bias);
-    return run_decode(plan, kern, pw->data, a, c, bias);
+    const cpu_plan *cp = plan->backend_plan;
+    if (cp->prefill)
+        return run_prefill(plan, cp->kern, pw->data, a, c, bias);
+    return run_decode(plan, cp->kern, pw->data, a, c, bias);
 }
 
 const ug_backend_ops ug_cpu_ops = {
@@ -491,7 +497,8 @@ const ug_backend_ops ug_cpu_ops = {
     .weights_free = cpu_weights_free,
     .weights_unpack = cpu_weights_unpack,
     .plan_init = cpu_plan_init,
-    .plan_free = NULL,
+    .plan_free = cpu_plan_free,
     .execute = cpu_execute,
     .embedding = cpu_embedding,
+    .device_id = cpu_device_id,
 };

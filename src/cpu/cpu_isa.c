@@ -64,13 +64,27 @@ ug_status ug_cpu_isa_choose(ug_cpu_isa *isa, char *why, size_t why_size)
     return UG_ERR_UNKNOWN_NAME;
 }
 
-const cpu_kernels *ug_cpu_kernels_for(ug_cpu_isa isa)
+void ug_cpu_device_id(ug_cpu_isa isa, char *buf, size_t size)
 {
+    char brand[49] = "";
 #if defined(__x86_64__)
-    if (isa == UG_CPU_ISA_AVX512)
-        return &ug_cpu_kernels_avx512;
-    if (isa == UG_CPU_ISA_AVX2)
-        return &ug_cpu_kernels_avx2;
+    unsigned regs[12];
+    if (__get_cpuid(0x80000000u, &regs[0], &regs[1], &regs[2], &regs[3]) &&
+        regs[0] >= 0x80000004u) {
+        for (unsigned leaf = 0; leaf < 3; leaf++)
+            __get_cpuid(0x80000002u + leaf, &regs[4 * leaf], &regs[4 * leaf + 1],
+                        &regs[4 * leaf + 2], &regs[4 * leaf + 3]);
+        memcpy(brand, regs, 48);
+        brand[48] = '\0';
+    }
 #endif
-    return &ug_cpu_kernels_portable;
+    /* trim the padding CPUID leaves around the name */
+    char *start = brand;
+    while (*start == ' ')
+        start++;
+    size_t len = strlen(start);
+    while (len > 0 && start[len - 1] == ' ')
+        start[--len] = '\0';
+    snprintf(buf, size, "cpu %s (%s)", start[0] ? start : "unknown processor",
+             ug_cpu_isa_name(isa));
 }

@@ -4,8 +4,9 @@
  *   - pack: canonical source -> the layout of gpu_layout.cuh, built on the
  *     host and copied into one device allocation owned by the packed weights;
  *     unpack inverts it exactly;
- *   - plans: activations f16 or bf16; a schedule chosen from M, N, K and the
- *     SM count, or forced by name: the decode family up to M = 16
+ *   - plans: activations f16 or bf16; a schedule forced or tuned by name,
+ *     else the heuristic's (src/dispatch/heuristic.c), found in the
+ *     generated registry: the decode family for small M
  *     ("mma-t<tokens>-w<warps along K>-c<cluster CTAs along K>"), the
  *     wgmma family above ("wg-n<rows of W>-t<tokens>-s<cluster CTAs along
  *     K>"); the wgmma family reads A through a tensor map, so an A that is
@@ -27,15 +28,11 @@
 
 extern "C" {
 #include "../core/internal.h"
+#include "../dispatch/heuristic.h"
 }
 #include "kernels.cuh"
 
 #define UG_CUDA_ALIGN 256
-
-/* The decode family runs M up to this; the wgmma family beyond (measured:
- * at M = 32 the wgmma kernel was 1.5-3x faster, at M = 16 the decode kernel
- * won on uint4 weights; bench/results/h200-schedules.csv). */
-#define UG_DECODE_MAX_M 16
 
 typedef struct cuda_weights {
     ug_gpu_layout gl;
@@ -46,11 +43,12 @@ enum { FAMILY_MMA, FAMILY_WG };
 
 typedef struct cuda_plan {
     int family;
-    int tn, kw, cs;        /* decode schedule (FAMILY_MMA, and the wg fallback) */
-    int wg_rows, wg_tn, wg_splits; /* FAMILY_WG */
+    ug_decode_fn decode;           /* FAMILY_MMA, and the wg fallback */
+    int tn, kw, cs;
+    ug_gemm_fn gemm;               /* FAMILY_WG */
+    int wg_rows, wg_tn, wg_splits;
     int act_bf16;
     int sms, smem_optin;
-    char name[40];
 } cuda_plan;
 
 extern "C" const ug_backend_ops ug_cuda_ops;
@@ -358,80 +356,25 @@ static ug_status cuda_weights_unpack(ug_context *ctx, const ug_packed_weights *w
 
 /* ---- plans ---------------------------------------------------------------- */
 
-static const char *const SCHEDULE_HELP =
-    "mma-t<T>-w<W>-c<C> (decode) with T in 8, 16, 32, 64 (token tile), W in 1, 2 (warps "
-    "along K, W*T <= 128), C in 1, 2, 4, 8 (cluster CTAs along K); wg-n<R>-t<T>-s<S> "
-    "(wgmma) with R = 128 (rows of W per tile) and T in 16, 32, 64, 128, 256 (token tile), "
-    "or R = 256 and T in 64, 128; S in 1, 2, 4 (cluster CTAs along K)";
-
-static bool schedule_ok(int tn, int kw, int cs)
+/* The decode kernel for (schedule s, activations, format) into cp. */
+static ug_status plan_decode(ug_context *ctx, const ug_schedule_info *s, ug_dtype act,
+                             const ug_weight_format *f, cuda_plan *cp)
 {
-    bool tn_ok = tn == 8 || tn == 16 || tn == 32 || tn == 64;
-    bool kw_ok = (kw == 1 || kw == 2) && kw * tn <= 128;
-    bool cs_ok = cs == 1 || cs == 2 || cs == 4 || cs == 8;
-    return tn_ok && kw_ok && cs_ok;
-}
-
-static bool wg_schedule_ok(int rows, int tn, int splits)
-{
-    bool tile_ok = rows == 128 ? tn == 16 || tn == 32 || tn == 64 || tn == 128 || tn == 256
-                   : rows == 256 ? tn == 64 || tn == 128
-                                 : false;
-    return tile_ok && (splits == 1 || splits == 2 || splits == 4);
-}
-
-/* The decode heuristic (measured on an H200, see bench/results): the
- * smallest token tile that holds M (64 above); two warps along K per row
- * block; a cluster along K only while the grid has fewer CTAs than SMs (the
- * cluster's reduction and co-scheduling cost more than they bring on larger
- * grids). */
-static void choose_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *tn, int *kw, int *cs)
-{
-    *tn = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
-    int64_t token_tiles = (m + *tn - 1) / *tn;
-    int64_t ctas = (G->n + 63) / 64 * token_tiles;
-    *kw = G->chunks >= 4 ? 2 : 1;
-    *cs = 1;
-    while (*cs < 8 && ctas * *cs < sms && G->chunks >= 4 * *kw * *cs * 2)
-        *cs *= 2;
-}
-
-/* The wgmma heuristic, read off bench/results/h200-schedules.csv (every
- * schedule forced at M = 16..4096 on 4096x14336 and 14336x4096, uint4 and
- * bf16 weights; docs/cuda.md): 128-row tiles; the widest token tile up to
- * the power of two that holds M (32..256: narrow wgmmas cost more per flop);
- * K over two CTAs only when the tiles alone would leave more than a quarter
- * of the SMs idle (four never won); failing all, the pair that makes the
- * most CTAs within one wave. At each of the 28 measured points with M > 16
- * it picks a schedule within 5 % of the fastest one measured. */
-static void choose_wg_schedule(int64_t m, const ug_gpu_layout *G, int sms, int *rows, int *tn,
-                               int *splits)
-{
-    const int64_t row_tiles = (G->n + 127) / 128;
-    const int top = m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
-    *rows = 128;
-    int64_t best_ctas = -1;
-    for (int t = top; t >= 32; t /= 2)
-        for (int s = 1; s <= 2; s++) {
-            if (s > 1 && G->chunks < 16)
-                continue;
-            int64_t ctas = row_tiles * ((m + t - 1) / t) * s;
-            if (4 * ctas >= 3 * (int64_t)sms) {
-                *tn = t;
-                *splits = s;
-                return;
-            }
-            if (ctas <= sms && ctas > best_ctas) {
-                best_ctas = ctas;
-                *tn = t;
-                *splits = s;
-            }
-        }
+    const ug_kernel_info *k;
+    ug_status st = ug_registry_kernel(ctx, s, act, f, &k, NULL, 0);
+    if (st != UG_OK)
+        return st;
+    cp->decode = ug_cuda_decode_impl(k->impl);
+    cp->tn = s->tokens;
+    cp->kw = s->warps;
+    cp->cs = s->cluster;
+    return UG_OK;
 }
 
 static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forced)
 {
     const ug_gemm_desc *d = &plan->desc;
+    const ug_weight_format *f = &plan->layout.format;
     if (d->a_type != UG_F16 && d->a_type != UG_BF16)
         return ug_fail(ctx, UG_ERR_UNSUPPORTED,
                        "backend cuda: a_type = %s is unsupported (activations are float16 or "
@@ -454,56 +397,54 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
         free(cp);
         return cuda_fail(ctx, err, "cudaDeviceGetAttribute");
     }
-    choose_schedule(d->m, &G, cp->sms, &cp->tn, &cp->kw, &cp->cs);
-    cp->family = d->m > UG_DECODE_MAX_M ? FAMILY_WG : FAMILY_MMA;
-    if (cp->family == FAMILY_WG)
-        choose_wg_schedule(d->m, &G, cp->sms, &cp->wg_rows, &cp->wg_tn, &cp->wg_splits);
+    ug_cuda_class dev = {cp->sms};
+    const ug_schedule_info *s;
     if (forced != NULL) {
-        int a, b, c, e, used = 0;
-        if (sscanf(forced, "mma-t%d-w%d-c%d%n", &a, &b, &c, &used) == 3 && forced[used] == '\0' &&
-            schedule_ok(a, b, c)) {
-            cp->family = FAMILY_MMA;
-            cp->tn = a;
-            cp->kw = b;
-            cp->cs = c;
-        } else if (used = 0, sscanf(forced, "wg-n%d-t%d-s%d%n", &e, &a, &b, &used) == 3 &&
-                   forced[used] == '\0' && wg_schedule_ok(e, a, b)) {
-            cp->family = FAMILY_WG;
-            cp->wg_rows = e;
-            cp->wg_tn = a;
-            cp->wg_splits = b;
-        } else {
+        s = ug_registry_schedule(UG_BACKEND_CUDA, forced);
+        if (s == NULL) {
             free(cp);
-            return ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                           "schedule '%.64s' is unknown to backend cuda (it offers: %s)", forced,
-                           SCHEDULE_HELP);
-        }
-    }
-    if (cp->family == FAMILY_WG) {
-        snprintf(cp->name, sizeof cp->name, "wg-n%d-t%d-s%d", cp->wg_rows, cp->wg_tn,
-                 cp->wg_splits);
-        if (ug_gemm_stages(G.bits, cp->wg_rows, cp->wg_tn, cp->wg_splits, cp->smem_optin) == 0) {
-            ug_status st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                                   "schedule %s does not fit in the %d bytes of shared memory a "
-                                   "block may use on device %d (%d-bit weights)",
-                                   cp->name, cp->smem_optin, (int)ctx->device, G.bits);
-            free(cp);
-            return st;
-        }
-        if (G.chunks < cp->wg_splits) {
-            ug_status st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
-                                   "schedule %s splits K over %d CTAs, but k = %lld has only "
-                                   "%lld chunk(s) of 64",
-                                   cp->name, cp->wg_splits, (long long)d->k, (long long)G.chunks);
-            free(cp);
-            return st;
+            return ug_registry_unknown_schedule(ctx, UG_BACKEND_CUDA, forced);
         }
     } else {
-        snprintf(cp->name, sizeof cp->name, "mma-t%d-w%d-c%d", cp->tn, cp->kw, cp->cs);
+        s = ug_heuristic_cuda(&dev, d->m, d->n, d->k, f);
+    }
+    /* every plan has a decode kernel: its own schedule's, or, for a wgmma
+     * schedule, the heuristic's decode schedule, run when A does not meet
+     * TMA's alignment rules */
+    const ug_schedule_info *dec =
+        s != NULL && s->family == UG_FAMILY_CUDA_MMA ? s : ug_heuristic_cuda_decode(&dev, d->m, d->n, d->k);
+    ug_status st = dec == NULL ? ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                                         "backend cuda has no decode schedule in this build")
+                               : plan_decode(ctx, dec, d->a_type, f, cp);
+    if (st == UG_OK && s != NULL && s->family == UG_FAMILY_CUDA_WG) {
+        const ug_kernel_info *k;
+        st = ug_registry_kernel(ctx, s, d->a_type, f, &k, NULL, 0);
+        if (st == UG_OK && ug_gemm_stages(G.bits, s->rows, s->tokens, s->cluster,
+                                          cp->smem_optin) == 0)
+            st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                         "schedule %s does not fit in the %d bytes of shared memory a block may "
+                         "use on device %d (%d-bit weights)",
+                         s->name, cp->smem_optin, (int)ctx->device, G.bits);
+        if (st == UG_OK && G.chunks < s->cluster)
+            st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
+                         "schedule %s splits K over %d CTAs, but k = %lld has only %lld chunk(s) "
+                         "of 64",
+                         s->name, s->cluster, (long long)d->k, (long long)G.chunks);
+        if (st == UG_OK) {
+            cp->family = FAMILY_WG;
+            cp->gemm = ug_cuda_gemm_impl(k->impl);
+            cp->wg_rows = s->rows;
+            cp->wg_tn = s->tokens;
+            cp->wg_splits = s->cluster;
+        }
+    }
+    if (st != UG_OK) {
+        free(cp);
+        return st;
     }
     cp->act_bf16 = d->a_type == UG_BF16;
     plan->backend_plan = cp;
-    plan->schedule = cp->name;
+    plan->schedule = s != NULL ? s->name : dec->name;
     plan->workspace_bytes = 0;
     return UG_OK;
 }
@@ -592,8 +533,8 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         g.k = d->k;
         g.out = out;
         g.splits = cp->wg_splits;
-        err = ug_gemm_launch(&g, a, d->lda, cp->wg_rows, cp->wg_tn, cp->act_bf16, cp->sms,
-                             cp->smem_optin, stream);
+        err = ug_gemm_launch(cp->gemm, &g, a, d->lda, cp->wg_rows, cp->wg_tn, cp->act_bf16,
+                             cp->sms, cp->smem_optin, stream);
         scope_leave(&scope);
         if (err != cudaSuccess)
             return cuda_fail(ctx, err, "launching the wgmma kernel");
@@ -613,7 +554,7 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
     int64_t per_launch = (int64_t)65535 * cp->tn;
     for (p.token_base = 0; p.token_base < d->m && err == cudaSuccess;
          p.token_base += per_launch)
-        err = ug_decode_launch(&p, cp->tn, cp->act_bf16, stream);
+        err = ug_decode_launch(cp->decode, &p, cp->tn, stream);
     scope_leave(&scope);
     if (err != cudaSuccess)
         return cuda_fail(ctx, err, "launching the decode kernel");
@@ -665,9 +606,22 @@ static ug_status cuda_embedding(ug_context *ctx, const ug_packed_weights *table,
     return UG_OK;
 }
 
+/* "cuda NVIDIA H200 (sm_90, 132 SMs)": the device as tuning tables name it. */
+static void cuda_device_id(const ug_context *ctx, char *buf, size_t size)
+{
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, ctx->device) != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(buf, size, "cuda device %d (properties unavailable)", (int)ctx->device);
+        return;
+    }
+    snprintf(buf, size, "cuda %s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,
+             prop.multiProcessorCount);
+}
+
 /* Positional: name, weights_pack, weights_free, weights_unpack, plan_init,
- * plan_free, execute, embedding (the order of ug_backend_ops). */
+ * plan_free, execute, embedding, device_id (the order of ug_backend_ops). */
 extern "C" const ug_backend_ops ug_cuda_ops = {
-    "cuda",          cuda_weights_pack, cuda_weights_free, cuda_weights_unpack,
-    cuda_plan_init,  cuda_plan_free,    cuda_execute,      cuda_embedding,
+    "cuda",         cuda_weights_pack, cuda_weights_free, cuda_weights_unpack, cuda_plan_init,
+    cuda_plan_free, cuda_execute,      cuda_embedding,    cuda_device_id,
 };

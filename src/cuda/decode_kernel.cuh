@@ -265,18 +265,4 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
     cluster.sync(); /* the other ranks' shared memory must outlive rank 0's reads */
 }
 
-/* The instantiation for one code width, token tile and activation type. */
-template <int BITS> static ug_decode_fn decode_pick(int tn, int bf16)
-{
-    if (bf16)
-        return tn == 8    ? decode_kernel<BITS, act_bf16, 8>
-               : tn == 16 ? decode_kernel<BITS, act_bf16, 16>
-               : tn == 32 ? decode_kernel<BITS, act_bf16, 32>
-                          : decode_kernel<BITS, act_bf16, 64>;
-    return tn == 8    ? decode_kernel<BITS, act_f16, 8>
-           : tn == 16 ? decode_kernel<BITS, act_f16, 16>
-           : tn == 32 ? decode_kernel<BITS, act_f16, 32>
-                      : decode_kernel<BITS, act_f16, 64>;
-}
-
 #endif /* UG_DECODE_KERNEL_CUH */

@@ -1,18 +1,14 @@
 /*
- * decode_launch.cu - launching the decode family: picks the instantiation
- * for the code width, token tile and activation type, sizes the grid
+ * decode_launch.cu - launching the decode family: sizes the grid
  * (x: the cluster's CTAs along K, y: 64-row tiles of W, z: token tiles)
  * and the shared memory of the partial tiles, and asks for a cluster when
  * the schedule splits K over several CTAs.
  */
 #include "kernels.cuh"
 
-cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16, cudaStream_t stream)
+cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
+                             cudaStream_t stream)
 {
-    ug_decode_fn fn = p->w.bits == 4    ? ug_decode_pick_4bit(tn, bf16)
-                      : p->w.bits == 8  ? ug_decode_pick_8bit(tn, bf16)
-                      : p->w.bits == 16 ? ug_decode_pick_16bit(tn, bf16)
-                                      : ug_decode_pick_32bit(tn, bf16);
     int64_t tiles = (p->m - p->token_base + tn - 1) / tn;
     if (tiles > 65535)
         tiles = 65535;

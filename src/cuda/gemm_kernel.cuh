@@ -385,22 +385,4 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     }
 }
 
-/* The instantiation for one code width, tile and activation type: rows of
- * W per tile 128 (token tiles 16..256) or 256 (token tiles 64, 128). */
-template <int BITS, typename Act> static ug_gemm_fn gemm_pick_act(int rows, int tn)
-{
-    if (rows == 256)
-        return tn == 64 ? gemm_kernel<BITS, Act, 2, 64> : gemm_kernel<BITS, Act, 2, 128>;
-    return tn == 16    ? gemm_kernel<BITS, Act, 1, 16>
-           : tn == 32  ? gemm_kernel<BITS, Act, 1, 32>
-           : tn == 64  ? gemm_kernel<BITS, Act, 1, 64>
-           : tn == 128 ? gemm_kernel<BITS, Act, 1, 128>
-                       : gemm_kernel<BITS, Act, 1, 256>;
-}
-
-template <int BITS> static ug_gemm_fn gemm_pick(int rows, int tn, int bf16)
-{
-    return bf16 ? gemm_pick_act<BITS, act_bf16>(rows, tn) : gemm_pick_act<BITS, act_f16>(rows, tn);
-}
-
 #endif /* UG_GEMM_KERNEL_CUH */

@@ -51,13 +51,10 @@ int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
     return stages;
 }
 
-cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int rows, int tn,
-                           int bf16, int sms, int smem_optin, cudaStream_t stream)
+cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int64_t lda,
+                           int rows, int tn, int bf16, int sms, int smem_optin,
+                           cudaStream_t stream)
 {
-    ug_gemm_fn fn = p->w.bits == 4    ? ug_gemm_pick_4bit(rows, tn, bf16)
-                    : p->w.bits == 8  ? ug_gemm_pick_8bit(rows, tn, bf16)
-                    : p->w.bits == 16 ? ug_gemm_pick_16bit(rows, tn, bf16)
-                                    : ug_gemm_pick_32bit(rows, tn, bf16);
     p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, smem_optin);
     if (p->stages == 0)
         return cudaErrorInvalidConfiguration;

@@ -59,18 +59,17 @@ typedef struct ug_decode_params {
 
 #define UG_DECODE_ROWS_PER_CTA 64 /* rows of W per CTA: 4 row blocks */
 
-/* One instantiation of the decode kernel, per code width (decode_<bits>bit.cu)
- * for a token tile (8, 16, 32, 64) and activation type (bf16 = 0: f16). */
+/* One instantiation of the decode kernel: a code width, a token tile (8,
+ * 16, 32, 64) and an activation type. The spec's instantiations are
+ * generated (src/generated/cuda_decode_<bits>bit.cu) and reached by their
+ * registry index. */
 typedef void (*ug_decode_fn)(const ug_decode_params);
-ug_decode_fn ug_decode_pick_4bit(int tn, int bf16);
-ug_decode_fn ug_decode_pick_8bit(int tn, int bf16);
-ug_decode_fn ug_decode_pick_16bit(int tn, int bf16);
-ug_decode_fn ug_decode_pick_32bit(int tn, int bf16);
+ug_decode_fn ug_cuda_decode_impl(int impl);
 
-/* Launch the decode kernel for token tile `tn` (8, 16, 32, 64) on
- * activations of f16 (bf16 = 0) or bf16 (1). Tokens token_base ..
- * min(m, token_base + 65535 * tn) - 1 are computed; call again for more. */
-cudaError_t ug_decode_launch(const ug_decode_params *p, int tn, int bf16,
+/* Launch decode kernel `fn`, compiled for token tile `tn`. Tokens
+ * token_base .. min(m, token_base + 65535 * tn) - 1 are computed; call
+ * again for more. */
+cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
                              cudaStream_t stream);
 
 /* The large-M family ("wg" schedules, gemm_kernel.cuh) computes the same
@@ -93,26 +92,24 @@ typedef struct ug_gemm_params {
     int64_t tiles;         /* token tiles x row tiles of W */
 } ug_gemm_params;
 
-/* One instantiation of the large-M kernel, per code width (gemm_<bits>bit.cu)
- * for a tile (rows 128 with tn 16, 32, 64, 128, 256; rows 256 with tn 64,
- * 128) and activation type. */
+/* One instantiation of the large-M kernel: a code width, a tile (rows 128
+ * or 256 of W x tn tokens) and an activation type; generated like the
+ * decode ones (src/generated/cuda_gemm_<bits>bit.cu). */
 typedef void (*ug_gemm_fn)(CUtensorMap, ug_gemm_params);
-ug_gemm_fn ug_gemm_pick_4bit(int rows, int tn, int bf16);
-ug_gemm_fn ug_gemm_pick_8bit(int rows, int tn, int bf16);
-ug_gemm_fn ug_gemm_pick_16bit(int rows, int tn, int bf16);
-ug_gemm_fn ug_gemm_pick_32bit(int rows, int tn, int bf16);
+ug_gemm_fn ug_cuda_gemm_impl(int impl);
 
 /* Ring stages the large-M kernel gets for a code width and tile in
  * smem_optin bytes of shared memory per block; 0 if fewer than two fit (or,
  * with splits > 1, if the ring cannot hold the tile's f32 partial sums). */
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
-/* Launch the large-M kernel for a tile of `rows` rows of W (128, 256) and
- * `tn` tokens on activations a [m][lda] of f16 (bf16 = 0) or bf16 (1). a
- * must be 16-byte aligned and lda a multiple of 8 (the tensor map's rules);
- * `sms` sizes the persistent grid. Fills in p->stages and p->tiles*. */
-cudaError_t ug_gemm_launch(ug_gemm_params *p, const void *a, int64_t lda, int rows, int tn,
-                           int bf16, int sms, int smem_optin, cudaStream_t stream);
+/* Launch large-M kernel `fn`, compiled for a tile of `rows` rows of W (128,
+ * 256) and `tn` tokens, on activations a [m][lda] of f16 (bf16 = 0) or bf16
+ * (1). a must be 16-byte aligned and lda a multiple of 8 (the tensor map's
+ * rules); `sms` sizes the persistent grid. Fills in p->stages and p->tiles*. */
+cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int64_t lda,
+                           int rows, int tn, int bf16, int sms, int smem_optin,
+                           cudaStream_t stream);
 
 /* Embedding: out[i][0..k) = dequant(W)[ids[i]][0..k), in f64, rounded once. */
 #define UG_EMBED_IDS_PER_LAUNCH 2048

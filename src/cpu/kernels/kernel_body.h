@@ -1,7 +1,10 @@
 /*
  * kernel_body.h - the cpu backend's kernels, written once over a "panel
  * vector" (pv: the 16 f32 lanes of one k of a weight panel) and compiled
- * once per instruction set. The including file defines, before including:
+ * once per instruction set and weight class. A generated file
+ * (src/generated/cpu_<isa>.c, from spec/kernels.toml) defines CPU_MR,
+ * CPU_NP and CPU_ISA_NAME, includes the instruction set's simd_<isa>.h,
+ * which provides
  *
  *   pv                       a type holding 16 floats (in registers)
  *   pv_zero() pv_bcast(f)    all lanes 0 / f
@@ -13,8 +16,9 @@
  *   pv_u8(p) pv_s8(p)        16 bytes as floats 0..255 / -128..127
  *   pv_u4(p, &lo, &hi)       16 bytes: low nibbles and high nibbles as floats
  *   scalar_f16(h)            one half widened to f32
- *   CPU_MR, CPU_NP           the micro-tile: CPU_MR rows x CPU_NP panels
- *   CPU_ISA_NAME, CPU_KERNELS_NAME
+ *
+ * then this file, then CPU_KERNEL_SET(isa, class, CPU_W_*) once per weight
+ * class, which defines the cpu_kernels ug_cpu_<isa>_<class>.
  *
  * Numerics (docs/cpu.md):
  *   decode   per group, f32 sums of x*q' over the group (exact codes, in
@@ -192,28 +196,32 @@ static inline __attribute__((always_inline)) void decode_dense(const cpu_decode_
         pv_store(A->out + t * CPU_NR, sum_chains(acc[t], C));
 }
 
-#define DECODE_FOR_MT(MT)                                                   \
-    static void decode_mt##MT(const cpu_decode_args *A)                     \
-    {                                                                       \
-        const ug_layout *L = &A->w->L;                                      \
-        if (L->quantized) {                                                 \
-            if (L->bits == 4)                                               \
-                decode_quant(A, MT, 4);                                     \
-            else                                                            \
-                decode_quant(A, MT, 8);                                     \
-        } else if (L->format.storage == UG_F32) {                           \
-            decode_dense(A, MT, UG_F32);                                    \
-        } else if (L->format.storage == UG_F16) {                           \
-            decode_dense(A, MT, UG_F16);                                    \
-        } else {                                                            \
-            decode_dense(A, MT, UG_BF16);                                   \
-        }                                                                   \
+/* `mt` tokens (1, 2 or 4) of weights of class `cls` (a constant). */
+static inline __attribute__((always_inline)) void decode_tile(const cpu_decode_args *A,
+                                                              const int mt, const int cls)
+{
+    switch (cls) {
+    case CPU_W_CODES4:
+        decode_quant(A, mt, 4);
+        break;
+    case CPU_W_CODES8:
+        decode_quant(A, mt, 8);
+        break;
+    case CPU_W_F32:
+        decode_dense(A, mt, UG_F32);
+        break;
+    case CPU_W_F16:
+        decode_dense(A, mt, UG_F16);
+        break;
+    default:
+        decode_dense(A, mt, UG_BF16);
+        break;
     }
-DECODE_FOR_MT(1)
-DECODE_FOR_MT(2)
-DECODE_FOR_MT(4)
+}
 
-static void decode(const cpu_decode_args *A)
+/* All A->mt tokens, four at a time, then two, then one. */
+static inline __attribute__((always_inline)) void decode_weights(const cpu_decode_args *A,
+                                                                 const int cls)
 {
     cpu_decode_args one = *A;
     int done = 0;
@@ -224,13 +232,13 @@ static void decode(const cpu_decode_args *A)
         one.out = A->out + done * CPU_NR;
         if (left >= 4) {
             one.mt = 4;
-            decode_mt4(&one);
+            decode_tile(&one, 4, cls);
         } else if (left >= 2) {
             one.mt = 2;
-            decode_mt2(&one);
+            decode_tile(&one, 2, cls);
         } else {
             one.mt = 1;
-            decode_mt1(&one);
+            decode_tile(&one, 1, cls);
         }
         done += one.mt;
     }
@@ -238,11 +246,14 @@ static void decode(const cpu_decode_args *A)
 
 /* ---------------------------------------------------------------- prefill */
 
-static void dequant(const cpu_weights *w, int64_t p, int64_t k0, int64_t kc, float *out)
+/* Panel p, k in [k0, k0 + kc), of weights of class `cls` (a constant). */
+static inline __attribute__((always_inline)) void dequant_weights(const cpu_weights *w, int64_t p,
+                                                                  int64_t k0, int64_t kc,
+                                                                  float *out, const int cls)
 {
     const ug_layout *L = &w->L;
-    if (!L->quantized) {
-        const ug_dtype st = L->format.storage;
+    if (cls == CPU_W_F32 || cls == CPU_W_F16 || cls == CPU_W_BF16) {
+        const ug_dtype st = cls == CPU_W_F32 ? UG_F32 : cls == CPU_W_F16 ? UG_F16 : UG_BF16;
         const size_t esz = ug_float_bytes(st);
         const uint8_t *src = cpu_panel(w, p) + (size_t)k0 * CPU_NR * esz;
         if (st == UG_F32) {
@@ -260,7 +271,7 @@ static void dequant(const cpu_weights *w, int64_t p, int64_t k0, int64_t kc, flo
         const uint8_t *blk = cpu_block(w, p, g);
         pv s, z, b;
         block_params(w, blk, &s, &z, &b);
-        if (L->bits == 4) {
+        if (cls == CPU_W_CODES4) {
             /* k0, kc and G are even for 4-bit codes */
             for (; k < end; k += 2) {
                 pv lo, hi;
@@ -333,12 +344,23 @@ static void micro(int64_t kc, const float *a, const float *const *b, float *c, i
             pv_store(c + i * ldc + j * CPU_NR, acc[i][j]);
 }
 
-const cpu_kernels CPU_KERNELS_NAME = {
-    .isa = CPU_ISA_NAME,
-    .mr = CPU_MR,
-    .np = CPU_NP,
-    .decode = decode,
-    .dequant = dequant,
-    .pack_a = pack_a,
-    .micro = micro,
-};
+/* The kernel set ug_cpu_<ISA>_<CLS> for weights of class KIND. */
+#define CPU_KERNEL_SET(ISA, CLS, KIND)                                                       \
+    static void decode_##CLS(const cpu_decode_args *A)                                        \
+    {                                                                                         \
+        decode_weights(A, KIND);                                                              \
+    }                                                                                         \
+    static void dequant_##CLS(const cpu_weights *w, int64_t p, int64_t k0, int64_t kc,        \
+                              float *out)                                                     \
+    {                                                                                         \
+        dequant_weights(w, p, k0, kc, out, KIND);                                             \
+    }                                                                                         \
+    const cpu_kernels ug_cpu_##ISA##_##CLS = {                                                \
+        .isa = CPU_ISA_NAME,                                                                  \
+        .mr = CPU_MR,                                                                         \
+        .np = CPU_NP,                                                                         \
+        .decode = decode_##CLS,                                                               \
+        .dequant = dequant_##CLS,                                                             \
+        .pack_a = pack_a,                                                                     \
+        .micro = micro,                                                                       \
+    };

@@ -8,6 +8,7 @@
  * Rows of W are split over OpenMP threads; each output is computed the same
  * way whatever the thread count, so results never depend on it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -217,6 +218,12 @@ static ug_status ref_plan_init(ug_context *ctx, ug_plan *plan, const char *force
     return UG_OK;
 }
 
+static void ref_device_id(const ug_context *ctx, char *buf, size_t size)
+{
+    (void)ctx;
+    snprintf(buf, size, "ref (host, scalar)");
+}
+
 const ug_backend_ops ug_ref_ops = {
     .name = "ref",
     .weights_pack = ug_ref_weights_pack,
@@ -226,4 +233,5 @@ const ug_backend_ops ug_ref_ops = {
     .plan_free = NULL,
     .execute = ug_ref_execute,
     .embedding = ug_ref_embedding,
+    .device_id = ref_device_id,
 };

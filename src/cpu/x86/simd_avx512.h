@@ -1,9 +1,12 @@
 /*
- * kernels_avx512.c - the cpu kernels for AVX-512 F/BW/VL (compiled with
- * -mavx512f -mavx512bw -mavx512vl -mfma -mf16c; run only when CPUID and the
- * OS report them). A panel vector is one zmm register; the prefill
- * micro-tile is 12 rows x 32 columns (two panels, 24 accumulators).
+ * simd_avx512.h - the panel-vector primitives of kernel_body.h for AVX-512
+ * F/BW/VL (the including file is compiled with -mavx512f -mavx512bw
+ * -mavx512vl -mfma -mf16c and runs only when CPUID and the OS report them).
+ * A panel vector is one zmm register. Included once, by the generated
+ * src/generated/cpu_avx512.c.
  */
+#ifndef UG_CPU_SIMD_AVX512_H
+#define UG_CPU_SIMD_AVX512_H
 #include <immintrin.h>
 
 #include "../cpu.h"
@@ -78,8 +81,4 @@ static inline float scalar_f16(uint16_t h)
     return _cvtsh_ss(h);
 }
 
-#define CPU_MR 12
-#define CPU_NP 2
-#define CPU_ISA_NAME "avx512"
-#define CPU_KERNELS_NAME ug_cpu_kernels_avx512
-#include "../kernels/kernel_body.h"
+#endif /* UG_CPU_SIMD_AVX512_H */

@@ -1,9 +1,11 @@
 /*
- * kernels_avx2.c - the cpu kernels for AVX2 + FMA + F16C (compiled with
- * -mavx2 -mfma -mf16c; run only when CPUID reports all three). A panel
- * vector is two ymm registers; the prefill micro-tile is 6 rows x 16
- * columns (12 accumulators).
+ * simd_avx2.h - the panel-vector primitives of kernel_body.h for AVX2 + FMA
+ * + F16C (the including file is compiled with -mavx2 -mfma -mf16c and runs
+ * only when CPUID reports all three). A panel vector is two ymm registers.
+ * Included once, by the generated src/generated/cpu_avx2.c.
  */
+#ifndef UG_CPU_SIMD_AVX2_H
+#define UG_CPU_SIMD_AVX2_H
 #include <immintrin.h>
 
 #include "../cpu.h"
@@ -96,8 +98,4 @@ static inline float scalar_f16(uint16_t h)
     return _cvtsh_ss(h);
 }
 
-#define CPU_MR 6
-#define CPU_NP 1
-#define CPU_ISA_NAME "avx2"
-#define CPU_KERNELS_NAME ug_cpu_kernels_avx2
-#include "../kernels/kernel_body.h"
+#endif /* UG_CPU_SIMD_AVX2_H */

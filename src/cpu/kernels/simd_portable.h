@@ -1,9 +1,12 @@
 /*
- * kernels_portable.c - the cpu kernels in portable C: a panel vector is an
- * array of 16 floats that the compiler may vectorize for whatever the
- * baseline target offers. Runs everywhere; the reference the SIMD paths are
- * tested beside. The prefill micro-tile is 4 rows x 16 columns.
+ * simd_portable.h - the panel-vector primitives of kernel_body.h in portable
+ * C: a panel vector is an array of 16 floats that the compiler may vectorize
+ * for whatever the baseline target offers. Runs everywhere; the reference the
+ * SIMD paths are tested beside. Included once, by the generated
+ * src/generated/cpu_portable.c.
  */
+#ifndef UG_CPU_SIMD_PORTABLE_H
+#define UG_CPU_SIMD_PORTABLE_H
 #include <math.h>
 #include <string.h>
 
@@ -86,8 +89,4 @@ static inline float scalar_f16(uint16_t h)
     return ug_f16_to_f32(h);
 }
 
-#define CPU_MR 4
-#define CPU_NP 1
-#define CPU_ISA_NAME "portable"
-#define CPU_KERNELS_NAME ug_cpu_kernels_portable
-#include "kernel_body.h"
+#endif /* UG_CPU_SIMD_PORTABLE_H */

@@ -1,0 +1,126 @@
+/*
+ * heuristic.c - the default schedules (heuristic.h). Every threshold below
+ * names the measurements it was read from; docs/heuristics.md tabulates
+ * them and tests/test_heuristic.c replays the recorded files against these
+ * functions.
+ */
+#include <stdio.h>
+
+#include "heuristic.h"
+
+/* The registered schedule `name` of `backend`, or NULL. */
+static const ug_schedule_info *find(ug_backend backend, const char *name)
+{
+    return ug_registry_schedule(backend, name);
+}
+
+/* The first registered schedule of a family (what a spec that dropped the
+ * preferred tile leaves), or NULL. */
+static const ug_schedule_info *first_of(ug_backend backend, ug_family family, int isa)
+{
+    for (int i = 0; i < ug_schedule_count_all; i++)
+        if (ug_schedules[i].backend == backend && ug_schedules[i].family == family &&
+            (backend != UG_BACKEND_CPU || ug_schedules[i].isa == isa))
+            return &ug_schedules[i];
+    return NULL;
+}
+
+/* ---- cpu ------------------------------------------------------------------- */
+
+/* Decode while M is at most this: where the two families cross on uint4
+ * g128, 14336 x 4096, 2 threads (bench/results/cpu-sweep-{decode,prefill}.csv
+ * on AVX2, xeon-h200-host/ on AVX-512: decode ahead through M = 16, behind
+ * at 32). */
+#define CPU_DECODE_MAX_M 16
+
+const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, int64_t k,
+                                         const ug_weight_format *format)
+{
+    (void)n, (void)k, (void)format;
+    ug_family family = m <= CPU_DECODE_MAX_M ? UG_FAMILY_CPU_DECODE : UG_FAMILY_CPU_PREFILL;
+    return first_of(UG_BACKEND_CPU, family, (int)isa);
+}
+
+/* ---- cuda (sm_90) ------------------------------------------------------------ */
+
+/* The decode family runs M up to this many tokens, the wgmma family above
+ * (bench/results/h200-schedules.csv): with 4- and 8-bit weights the decode
+ * kernel is ahead at M = 16 (48.6 vs 49.0 us on 14336x4096, 69.0 vs 81.8 on
+ * 4096x14336) and 1.5-3x behind at 32; with 16-bit weights the wgmma kernel
+ * is already ahead at M = 16 (35.7 vs 49.0 us, 57.2 vs 69.8), so there the
+ * decode family keeps only M <= 8, where its 8-token tile wastes nothing. */
+#define CUDA_DECODE_MAX_M_QUANTIZED 16
+#define CUDA_DECODE_MAX_M_DENSE 8
+
+/* The decode schedule (measured on an H200, bench/results/h200-*.csv): the
+ * smallest token tile that holds M (64 above); two warps along K per row
+ * block; a cluster along K only while the grid has fewer CTAs than SMs
+ * (the cluster's reduction and co-scheduling cost more than they bring on
+ * larger grids). */
+static const ug_schedule_info *choose_mma(const ug_cuda_class *dev, int64_t m, int64_t n,
+                                          int64_t chunks)
+{
+    int tn = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
+    int64_t token_tiles = (m + tn - 1) / tn;
+    int64_t ctas = (n + 63) / 64 * token_tiles;
+    int kw = chunks >= 4 ? 2 : 1;
+    int cs = 1;
+    while (cs < 8 && ctas * cs < dev->sms && chunks >= 4 * kw * cs * 2)
+        cs *= 2;
+    char name[32];
+    snprintf(name, sizeof name, "mma-t%d-w%d-c%d", tn, kw, cs);
+    const ug_schedule_info *s = find(UG_BACKEND_CUDA, name);
+    return s ? s : first_of(UG_BACKEND_CUDA, UG_FAMILY_CUDA_MMA, 0);
+}
+
+/* The wgmma schedule, read off bench/results/h200-schedules.csv (every
+ * schedule forced at M = 16..4096 on 4096x14336 and 14336x4096, uint4 and
+ * bf16 weights): 128-row tiles; the widest token tile up to the power of two
+ * that holds M (32..256: narrow wgmmas cost more per flop); K over two CTAs
+ * only when the tiles alone would leave more than a quarter of the SMs idle
+ * (four never won); failing all, the pair that makes the most CTAs within
+ * one wave. */
+static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, int64_t n,
+                                         int64_t chunks)
+{
+    const int64_t row_tiles = (n + 127) / 128;
+    const int top = m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    const ug_schedule_info *best = NULL;
+    int64_t best_ctas = -1;
+    char name[32];
+    for (int t = top; t >= 32; t /= 2)
+        for (int s = 1; s <= 2; s++) {
+            if (s > 1 && chunks < 16)
+                continue;
+            snprintf(name, sizeof name, "wg-n128-t%d-s%d", t, s);
+            const ug_schedule_info *sch = find(UG_BACKEND_CUDA, name);
+            if (sch == NULL)
+                continue;
+            int64_t ctas = row_tiles * ((m + t - 1) / t) * s;
+            if (4 * ctas >= 3 * (int64_t)dev->sms)
+                return sch;
+            if (ctas <= dev->sms && ctas > best_ctas) {
+                best_ctas = ctas;
+                best = sch;
+            }
+        }
+    return best ? best : first_of(UG_BACKEND_CUDA, UG_FAMILY_CUDA_WG, 0);
+}
+
+const ug_schedule_info *ug_heuristic_cuda(const ug_cuda_class *dev, int64_t m, int64_t n,
+                                          int64_t k, const ug_weight_format *format)
+{
+    const int64_t chunks = (k + 63) / 64;
+    const int bits = ug_dtype_bits(format->storage);
+    const int64_t decode_max = bits <= 8 ? CUDA_DECODE_MAX_M_QUANTIZED : CUDA_DECODE_MAX_M_DENSE;
+    const ug_schedule_info *s = NULL;
+    if (m > decode_max)
+        s = choose_wg(dev, m, n, chunks);
+    return s ? s : choose_mma(dev, m, n, chunks);
+}
+
+const ug_schedule_info *ug_heuristic_cuda_decode(const ug_cuda_class *dev, int64_t m, int64_t n,
+                                                 int64_t k)
+{
+    return choose_mma(dev, m, n, (k + 63) / 64);
+}

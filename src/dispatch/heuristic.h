@@ -1,0 +1,31 @@
+/*
+ * heuristic.h - the default schedule of a plan, per backend and device
+ * class, from (M, N, K, weight format): thresholds read off measurements
+ * recorded in bench/results/ (docs/heuristics.md says which file backs which
+ * rule; tests/test_heuristic.c checks the choices against those files).
+ *
+ * Pure functions of their arguments: no device is queried here, so the
+ * tests run them on any machine.
+ */
+#ifndef UG_DISPATCH_HEURISTIC_H
+#define UG_DISPATCH_HEURISTIC_H
+
+#include "registry.h"
+
+/* The cpu device class is its instruction set. */
+const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, int64_t k,
+                                         const ug_weight_format *format);
+
+/* The cuda device class: Hopper (sm_90) with `sms` SMs. */
+typedef struct ug_cuda_class {
+    int sms;
+} ug_cuda_class;
+
+const ug_schedule_info *ug_heuristic_cuda(const ug_cuda_class *dev, int64_t m, int64_t n,
+                                          int64_t k, const ug_weight_format *format);
+/* Its choice within the decode family alone (what a wgmma plan falls back
+ * to when A does not meet TMA's alignment rules). */
+const ug_schedule_info *ug_heuristic_cuda_decode(const ug_cuda_class *dev, int64_t m, int64_t n,
+                                                 int64_t k);
+
+#endif /* UG_DISPATCH_HEURISTIC_H */
