@@ -4,7 +4,7 @@
 # 14336 and 14336 x 4096) with uint4 g128 and bfloat16 weights, bf16
 # activations, at M = 16, 32, 64, 128, 256, 512, 1024, 4096; plus the
 # library's own choice and the decode family's widest token tile. The rows (schedule column included) go to OUTDIR/h200-schedules.csv:
-# the measurements the wg heuristic in src/cuda/cuda_backend.cu is read from
+# the measurements the wg heuristic in src/dispatch/heuristic.c is read from
 # (docs/cuda.md). A schedule that does not apply (K split finer than K) is
 # reported and skipped.
 #

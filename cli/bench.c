@@ -137,8 +137,10 @@ int bench_plan(ug_context *ctx, const bench_config *cfg, int64_t m, const ug_pac
     ug_plan_options opt = UG_PLAN_OPTIONS_INIT;
     opt.schedule = cfg->schedule;
     ug_status st = ug_plan_create(ctx, &desc, w, &opt, plan);
-    if (st != UG_OK)
-        return bench_lib_fail(err, err_size, "planning", ctx, st);
+    if (st != UG_OK) {
+        bench_lib_fail(err, err_size, "planning", ctx, st);
+        return st == UG_ERR_UNSUPPORTED ? BENCH_REFUSED : -1;
+    }
     st = ug_plan_workspace_size(*plan, workspace_bytes);
     if (st != UG_OK)
         return bench_lib_fail(err, err_size, "workspace size", ctx, st);
@@ -431,8 +433,9 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
         b->a32[i] = load_act(b->a, cfg->act, i);
 
     size_t ws_bytes = 0;
-    if (bench_plan(L->ctx, cfg, m, L->packed[0], &b->plan, &ws_bytes, err, err_size) != 0)
-        return -1;
+    int rc = bench_plan(L->ctx, cfg, m, L->packed[0], &b->plan, &ws_bytes, err, err_size);
+    if (rc != 0)
+        return rc;
     if (ws_bytes && (b->workspace = malloc(ws_bytes)) == NULL)
         return oom(err, err_size, "the workspace", ws_bytes);
 

@@ -746,8 +746,9 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     CUDA_TRY(cudaDeviceSynchronize(), "after uploading A and C");
 
     size_t ws_bytes = 0;
-    if (bench_plan(S->ctx, cfg, m, L->packed[0], &b->plan, &ws_bytes, err, err_size) != 0)
-        return -1;
+    int plan_rc = bench_plan(S->ctx, cfg, m, L->packed[0], &b->plan, &ws_bytes, err, err_size);
+    if (plan_rc != 0)
+        return plan_rc;
     if (ws_bytes && dev_alloc(&b->workspace, ws_bytes, "the plan's workspace", err, err_size) != 0)
         return -1;
 

@@ -17,6 +17,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Ceilings the same run measures. CPU (bench_measure_machine): read
  * bandwidth over a buffer far larger than the last-level cache, and the peak
@@ -74,10 +75,14 @@ void bench_row_fill(bench_row *row, const ug_context *ctx, const bench_config *c
 /* Writes "what: status: the context's message" to err; returns -1. */
 int bench_lib_fail(char *err, size_t err_size, const char *what, const ug_context *ctx,
                    ug_status st);
+/* What bench_plan and bench_run_one return when the library refused the
+ * plan with UG_ERR_UNSUPPORTED (a forced schedule it cannot run here). */
+#define BENCH_REFUSED 1
 /* Plans the benchmarked GEMM (M = m, act in and out) for w and reads its
- * workspace size; 0, or -1 with err filled. */
+ * workspace size; 0, BENCH_REFUSED or -1, with err filled. */
 int bench_plan(ug_context *ctx, const bench_config *cfg, int64_t m, const ug_packed_weights *w,
                ug_plan **plan, size_t *workspace_bytes, char *err, size_t err_size);
+/* 0, BENCH_REFUSED (err says why) or -1 (err says what failed). */
 int bench_run_one(const bench_config *cfg, const bench_machine *mach, int64_t m, bench_row *row,
                   char *err, size_t err_size);
 void bench_print_header(FILE *f);

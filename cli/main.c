@@ -1,6 +1,6 @@
 /*
- * main.c - the `unigemm` command: dispatches to info, verify, bench, demo,
- * inspect and run.
+ * main.c - the `unigemm` command: dispatches to info, verify, bench, tune,
+ * demo, inspect and run.
  * No or bad arguments print usage and exit 2.
  */
 #define _GNU_SOURCE
@@ -37,6 +37,8 @@ static int usage(void)
             "           SPEC: bfloat16 | float16 | float32 |\n"
             "                 <uint4|int4|uint8|int8>,group=<32|64|128|-1>,method=<scale_bias|\n"
             "                 scale_zero|symmetric|mlx|awq>[,scale=<float16|bfloat16|float32>]\n"
+            "  tune     --backend B -o FILE [--shapes MxNxK,...] [--weights SPEC]... [--act T]\n"
+            "           time every schedule per shape, write the fastest as a tuning table\n"
             "  demo     quantize a Llama-sized layer in each format, run it on the best backend,\n"
             "           check it against the oracle, bench it against the dense baseline\n"
             "           [--backend B] [--csv FILE]\n"
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0)

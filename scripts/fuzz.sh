@@ -4,13 +4,13 @@
 # fuzz/<target>.dict, where present, gives libFuzzer the format's tokens.
 # New inputs go to a scratch folder, never into the repo; a crash leaves its
 # input in build-fuzz/artifacts/ and fails the script.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]   targets: safetensors gguf npy
+#   scripts/fuzz.sh [SECONDS] [TARGET...]   targets: safetensors gguf npy tuning
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf npy)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf npy tuning)
 build=build-fuzz
 CC=clang cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUG_FUZZ=ON \
   -DUG_WITH_CUDA=OFF >/dev/null

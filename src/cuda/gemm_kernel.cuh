@@ -35,7 +35,7 @@
  * (then idle) ring and rank 0 adds them in rank order through distributed
  * shared memory before the epilogue: deterministic, no workspace.
  *
- * Instantiated per code width in gemm_<bits>bit.cu; launched by
+ * Instantiated from spec/kernels.toml (src/generated/cuda_gemm_<bits>bit.cu); launched by
  * gemm_launch.cu.
  */
 #ifndef UG_GEMM_KERNEL_CUH

@@ -27,17 +27,28 @@ static const ug_schedule_info *first_of(ug_backend backend, ug_family family, in
 
 /* ---- cpu ------------------------------------------------------------------- */
 
-/* Decode while M is at most this: where the two families cross on uint4
- * g128, 14336 x 4096, 2 threads (bench/results/cpu-sweep-{decode,prefill}.csv
- * on AVX2, xeon-h200-host/ on AVX-512: decode ahead through M = 16, behind
- * at 32). */
-#define CPU_DECODE_MAX_M 16
+/* Decode while M is at most this, per instruction set: where the two
+ * families cross with uint4 g128 weights on 2 threads.
+ *   avx512    16: xeon-h200-host/cpu-sweep-{decode,prefill}.csv, 14336x4096:
+ *                 decode ahead at M = 16 (9.6 vs 12.7 ms), behind at 32
+ *                 (18.7 vs 14.9 ms);
+ *   avx2      64: cpu-sweep-{decode,prefill}.csv, 14336x4096: decode ahead
+ *                 through M = 64 (51.2 vs 55.5 ms), behind at 256 (206 vs
+ *                 187 ms);
+ *   portable   8: cpu-portable-sweep.csv, 2048x1024: decode ahead at M = 4
+ *                 (12.8 vs 15.7 ms), behind at 16 (51 vs 37 ms); a noisier
+ *                 earlier run on the same VM had decode ahead at 16, so the
+ *                 cut sits between the two. */
+static int64_t cpu_decode_max_m(ug_cpu_isa isa)
+{
+    return isa == UG_CPU_ISA_AVX2 ? 64 : isa == UG_CPU_ISA_AVX512 ? 16 : 8;
+}
 
 const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, int64_t k,
                                          const ug_weight_format *format)
 {
     (void)n, (void)k, (void)format;
-    ug_family family = m <= CPU_DECODE_MAX_M ? UG_FAMILY_CPU_DECODE : UG_FAMILY_CPU_PREFILL;
+    ug_family family = m <= cpu_decode_max_m(isa) ? UG_FAMILY_CPU_DECODE : UG_FAMILY_CPU_PREFILL;
     return first_of(UG_BACKEND_CPU, family, (int)isa);
 }
 
