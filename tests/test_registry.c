@@ -148,7 +148,10 @@ static size_t make_cases(hx_case *cases, const ug_weight_format *formats, size_t
     size_t count = 0;
     for (int a = 0; a < 3; a++)
         for (size_t i = 0; i < nf; i++) {
-            if (b == UG_BACKEND_CUDA && acts[a] == UG_F32)
+            /* what the registry refuses (float32 on cuda; in a restricted
+             * build, the parts left out) was checked above */
+            char why[512];
+            if (ug_kernel_supported(b, schedule, acts[a], &formats[i], why, sizeof why) != UG_OK)
                 continue;
             int64_t g = formats[i].group_size > 0 ? formats[i].group_size : 32;
             hx_case c = {.format = formats[i],
