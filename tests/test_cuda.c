@@ -355,7 +355,7 @@ static void test_wg_choice_and_refusals(void **state)
     ug_plan_options opt = UG_PLAN_OPTIONS_INIT;
     static const struct {
         const char *schedule, *words;
-    } refused[] = {{"wg-n128-t64-s2", "chunk"}, {"wg-n128-t512-s1", "wg-n<R>-t<T>-s<S>"},
+    } refused[] = {{"wg-n128-t64-s2", "chunk"}, {"wg-n128-t512-s1", "wg-n128-t256-s1"},
                    {"wg-n256-t256-s1", "unknown"}, {"wg-n128-t64-s3", "unknown"},
                    {"wg-n128-t64-s1x", "unknown"}};
     for (size_t i = 0; i < 5; i++) {
@@ -364,6 +364,28 @@ static void test_wg_choice_and_refusals(void **state)
         ug_status st = ug_plan_create(ctx, &d, w, &opt, &plan);
         TU_EXPECT_ERROR(ctx, st, UG_ERR_UNSUPPORTED, refused[i].words);
         TU_CHECK(plan == NULL, "%s: a refused plan_create left *out set", refused[i].schedule);
+    }
+    ug_weights_destroy(w);
+    hx_weights_free(&hw);
+
+    /* 16-bit weights leave the decode family above M = 8 (docs/heuristics.md) */
+    const ug_weight_format dense = {UG_BF16, UG_METHOD_NONE, 0, UG_DTYPE_NONE};
+    assert_int_equal(hx_weights_make(ctx, &dense, 256, 64, &r, &hw), UG_OK);
+    assert_int_equal(ug_weights_pack(ctx, &hw.src, &w), UG_OK);
+    static const struct {
+        int64_t m;
+        const char *prefix;
+    } dense_defaults[] = {{8, "mma-"}, {9, "wg-"}, {16, "wg-"}};
+    for (size_t i = 0; i < 3; i++) {
+        d.m = dense_defaults[i].m;
+        ug_plan *plan = NULL;
+        ug_status st = ug_plan_create(ctx, &d, w, NULL, &plan);
+        TU_CHECK(st == UG_OK, "m = %lld: %s", (long long)d.m, ug_context_last_error(ctx));
+        TU_CHECK(strncmp(ug_plan_schedule(plan), dense_defaults[i].prefix,
+                         strlen(dense_defaults[i].prefix)) == 0,
+                 "bf16 weights, m = %lld run %s, expected a %s schedule", (long long)d.m,
+                 ug_plan_schedule(plan), dense_defaults[i].prefix);
+        ug_plan_destroy(plan);
     }
     ug_weights_destroy(w);
     hx_weights_free(&hw);
