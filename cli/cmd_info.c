@@ -4,6 +4,7 @@
  * CUDA runtime, driver and cuBLAS versions the command's cuda bench uses.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -99,6 +100,12 @@ int cmd_info(int argc, char **argv)
         ug_cuda_device_describe(i, line, sizeof line);
         printf("  %s\n", line);
     }
+    const char *restriction = ug_build_spec_restriction();
+    printf("kernels: spec/kernels.toml%s%s; schedules: cpu %d, cuda %d\n",
+           restriction[0] ? ", restricted to " : " (whole)", restriction,
+           (int)ug_schedule_count(UG_BACKEND_CPU), (int)ug_schedule_count(UG_BACKEND_CUDA));
+    if (getenv("UG_TUNING_FILE") != NULL)
+        printf("tuning table: UG_TUNING_FILE=%s\n", getenv("UG_TUNING_FILE"));
     bench_cuda_print_info(stdout);
     return 0;
 }
