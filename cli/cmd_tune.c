@@ -55,16 +55,33 @@ static int bad(const char *msg)
     return 2;
 }
 
+/* One positive decimal integer up to INT32_MAX followed by `sep`; advances *p past both. */
+static bool parse_dim(const char **p, char sep, int64_t *out)
+{
+    if (**p < '0' || **p > '9')
+        return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(*p, &end, 10);
+    if (errno || v < 1 || v > INT32_MAX || *end != sep)
+        return false;
+    *out = v;
+    *p = end + (sep != '\0');
+    return true;
+}
+
 static bool parse_shapes(const char *list, tune_shape *out, int *count, char *err, size_t size)
 {
     *count = 0;
     const char *p = list;
     while (*p) {
-        long long m, n, k;
-        int used = 0;
-        if (sscanf(p, "%lldx%lldx%lld%n", &m, &n, &k, &used) != 3 || m < 1 || n < 1 || k < 1 ||
-            m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || (p[used] && p[used] != ',')) {
-            snprintf(err, size, "--shapes: '%.40s' is not MxNxK with each in 1..%d", p,
+        const char *start = p;
+        tune_shape s;
+        const char *comma = strchr(p, ',');
+        char last = comma ? ',' : '\0';
+        if (!parse_dim(&p, 'x', &s.m) || !parse_dim(&p, 'x', &s.n) || !parse_dim(&p, last, &s.k) ||
+            (last == ',' && *p == '\0')) {
+            snprintf(err, size, "--shapes: '%.40s' is not MxNxK with each in 1..%d", start,
                      INT32_MAX);
             return false;
         }
@@ -72,8 +89,7 @@ static bool parse_shapes(const char *list, tune_shape *out, int *count, char *er
             snprintf(err, size, "--shapes: more than %d shapes", TUNE_MAX_SHAPES);
             return false;
         }
-        out[(*count)++] = (tune_shape){m, n, k};
-        p += used + (p[used] == ',');
+        out[(*count)++] = s;
     }
     if (*count == 0) {
         snprintf(err, size, "--shapes is empty");
@@ -273,6 +289,8 @@ int cmd_tune(int argc, char **argv)
                         fmt, cfg.schedule ? cfg.schedule : "(default)");
                 if (rc == BENCH_REFUSED) {
                     fprintf(stderr, "refused (%s)\n", err);
+                    if (i < 0) /* the library's own choice refused: a bug to report */
+                        return 1;
                     continue;
                 }
                 if (rc != 0) {

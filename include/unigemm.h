@@ -313,9 +313,11 @@ const char *ug_plan_schedule(const ug_plan *plan);
 /* What this build runs, and tuning tables                                    */
 /* ------------------------------------------------------------------------ */
 
-/* The schedules a backend offers in this build (spec/kernels.toml), in a
- * fixed order: their count, and name number `index` (NULL past the end).
- * AUTO has none; ref has one, "reference". No context or device needed. */
+/* The schedules a backend offers in this build (spec/kernels.toml, less
+ * what the build leaves out: cuda without nvcc, x86 instruction sets on
+ * other machines), in a fixed order: their count, and name number `index`
+ * (NULL past the end). AUTO has none; ref has one, "reference". No context
+ * or device needed. */
 int32_t ug_schedule_count(ug_backend backend);
 const char *ug_schedule_name(ug_backend backend, int32_t index);
 
@@ -323,7 +325,9 @@ const char *ug_schedule_name(ug_backend backend, int32_t index);
  * weights of `format`, under schedule `schedule` (NULL: under any of the
  * backend's schedules). UG_OK, or UG_ERR_UNSUPPORTED with the missing part
  * (activation type, weight type, method, group size, scale type or tile) in
- * why; a format ug_weights_pack would refuse gets that status and reason.
+ * why; UG_ERR_BACKEND_UNAVAILABLE when the build has no kernels of the
+ * backend at all; a format ug_weights_pack would refuse gets that status
+ * and reason.
  * Answers for the build, not the machine: no device needed. */
 ug_status ug_kernel_supported(ug_backend backend, const char *schedule, ug_dtype a_type,
                               const ug_weight_format *format, char *why, size_t why_size);
@@ -344,8 +348,9 @@ const char *ug_context_device_id(const ug_context *ctx);
  * UG_ERR_MISMATCH, a malformed one with UG_ERR_FILE_FORMAT; either way the
  * table loaded before stays. path NULL unloads. Safe to call while other
  * threads create plans. Contexts also load the file that the environment
- * variable UG_TUNING_FILE names when they are created (failing to create
- * if it is refused). */
+ * variable UG_TUNING_FILE names when they are created, if it was made for
+ * their backend (failing to create if it is refused); contexts of other
+ * backends ignore it. */
 ug_status ug_context_load_tuning(ug_context *ctx, const char *path);
 /* The same from a table's text in memory. */
 ug_status ug_context_load_tuning_memory(ug_context *ctx, const void *data, size_t size);

@@ -232,6 +232,45 @@ static void test_cpu_heuristic_matches_sweeps(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* The generated registry holds the whole default spec: every cuda tile has
+ * a kernel for both activation types and all seven weight storage types,
+ * every cpu tile for three activation types and seven storage types (the
+ * shared library's own test, test_registry, sees cuda only in CUDA builds). */
+static void test_registry_table_is_complete(void **state)
+{
+    (void)state;
+    if (ug_spec_restriction[0])
+        skip();
+    static const ug_dtype storages[7] = {UG_U4, UG_I4, UG_U8, UG_I8, UG_F32, UG_F16, UG_BF16};
+    int cuda_tiles = 0, cpu_tiles = 0;
+    for (int i = 0; i < ug_schedule_count_all; i++) {
+        const ug_schedule_info *s = &ug_schedules[i];
+        bool first = true;
+        for (int j = 0; j < i; j++)
+            first = first && ug_schedules[j].tile != s->tile;
+        if (!first)
+            continue;
+        bool cuda = s->backend == UG_BACKEND_CUDA;
+        cuda_tiles += cuda;
+        cpu_tiles += !cuda;
+        for (ug_dtype act = UG_F32; act <= UG_BF16; act++)
+            for (int w = 0; w < 7; w++) {
+                if (cuda && act == UG_F32)
+                    continue;
+                ug_weight_format f = {storages[w], ug_dtype_bits(storages[w]) <= 8 ? UG_METHOD_SYMMETRIC : UG_METHOD_NONE,
+                                      ug_dtype_bits(storages[w]) <= 8 ? 64 : 0,
+                                      ug_dtype_bits(storages[w]) <= 8 ? UG_F16 : UG_DTYPE_NONE};
+                const ug_kernel_info *k;
+                char why[512];
+                ug_status st = ug_registry_kernel(NULL, s, act, &f, &k, why, sizeof why);
+                if (st != UG_OK)
+                    fail_msg("%s: %s", s->name, why);
+            }
+    }
+    assert_int_equal(cuda_tiles, 11); /* 4 decode token tiles + 7 wgmma tiles */
+    assert_int_equal(cpu_tiles, 6);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -242,6 +281,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cuda_heuristic_matches_h200_measurements),
         cmocka_unit_test(test_cpu_heuristic_matches_sweeps),
+        cmocka_unit_test(test_registry_table_is_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,9 @@
  *     schedule this build lacks or one with no kernel for the entry, or
  *     malformed in any field, are refused with a message naming what is
  *     wrong, and the table loaded before stays in force;
- *   - UG_TUNING_FILE: a good file is loaded when a context is created, a bad
- *     one makes ug_context_create fail, saying so.
+ *   - UG_TUNING_FILE: a good file is loaded when a context of its backend is
+ *     created (contexts of other backends ignore it), a bad one makes
+ *     ug_context_create fail, saying so.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,6 +122,10 @@ static void test_bad_tables_refused(void **state)
     REFUSED(UG_ERR_MISMATCH, "entries[0]", "avx9-decode");
     table(text, sizeof text, v, "cpu", dev, "", "wg-n128-t64-s1");
     REFUSED(UG_ERR_MISMATCH, "wg-n128-t64-s1");
+    if (strcmp(ug_context_cpu_isa(ctx), "avx512") != 0) {
+        table(text, sizeof text, v, "cpu", dev, "", "avx512-decode");
+        REFUSED(UG_ERR_MISMATCH, "avx512-decode", "needs avx512");
+    }
     table(text, sizeof text, v, "cpu", dev, ", \"m\": 4", TUNED);
     REFUSED(UG_ERR_FILE_FORMAT, "not JSON");
     snprintf(text, sizeof text, "[1, 2]");
@@ -175,6 +180,9 @@ static void test_environment_variable(void **state)
     ug_weights_destroy(w);
     hx_weights_free(&hw);
     ug_context_destroy(ctx);
+    /* the cpu table does not concern contexts of other backends */
+    ug_context *ref = tu_context(UG_BACKEND_REF, 1);
+    ug_context_destroy(ref);
 
     /* a table for another device makes context creation fail, saying why */
     f = fopen(path, "w");

@@ -24,6 +24,8 @@ static ug_status create_fail(char *error, size_t error_size, ug_status st, const
     return st;
 }
 
+static ug_status load_tuning_file(ug_context *ctx, const char *path, bool from_env);
+
 static int32_t default_threads(void)
 {
 #ifdef _OPENMP
@@ -119,7 +121,7 @@ ug_status ug_context_create(const ug_context_options *opt, ug_context **out, cha
     ops->device_id(ctx, ctx->device_id, sizeof ctx->device_id);
     const char *table = getenv("UG_TUNING_FILE");
     if (table != NULL && table[0] != '\0') {
-        ug_status st = ug_context_load_tuning(ctx, table);
+        ug_status st = load_tuning_file(ctx, table, true);
         if (st != UG_OK) {
             snprintf(msg, sizeof msg, "ug_context_create: UG_TUNING_FILE: %.960s", ctx->error);
             ug_context_destroy(ctx);
@@ -158,6 +160,48 @@ static void install_tuning(ug_context *ctx, ug_tuning *t)
 /* Tables are small; a file larger than this is not one. */
 #define UG_TUNING_MAX_BYTES (64u << 20)
 
+/* Read and install the table at `path`; from_env: UG_TUNING_FILE's (tables
+ * of another backend are skipped). */
+static ug_status load_tuning_file(ug_context *ctx, const char *path, bool from_env)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be opened", path);
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be read", path);
+    }
+    if ((unsigned long)size > UG_TUNING_MAX_BYTES) {
+        fclose(f);
+        return ug_fail(ctx, UG_ERR_FILE_FORMAT, "tuning table %.256s is larger than %u MiB",
+                       path, UG_TUNING_MAX_BYTES >> 20);
+    }
+    char *data = malloc((size_t)size + 1);
+    if (data == NULL) {
+        fclose(f);
+        return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_context_load_tuning: out of host memory");
+    }
+    size_t got = fread(data, 1, (size_t)size, f);
+    bool bad = ferror(f) != 0 || got != (size_t)size;
+    fclose(f);
+    ug_status st;
+    if (bad) {
+        st = ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be read", path);
+    } else {
+        ug_tuning *t;
+        char origin[300];
+        snprintf(origin, sizeof origin, "tuning table %.256s", path);
+        st = ug_tuning_parse(ctx, origin, data, got, from_env, &t);
+        if (st == UG_OK && t != NULL)
+            install_tuning(ctx, t);
+    }
+    free(data);
+    return st;
+}
+
 ug_status ug_context_load_tuning(ug_context *ctx, const char *path)
 {
     if (ctx == NULL)
@@ -166,33 +210,7 @@ ug_status ug_context_load_tuning(ug_context *ctx, const char *path)
         install_tuning(ctx, NULL);
         return UG_OK;
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be opened", path);
-    char *data = malloc(UG_TUNING_MAX_BYTES + 1);
-    if (data == NULL) {
-        fclose(f);
-        return ug_fail(ctx, UG_ERR_OUT_OF_MEMORY, "ug_context_load_tuning: out of host memory");
-    }
-    size_t size = fread(data, 1, UG_TUNING_MAX_BYTES + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    ug_status st;
-    if (bad)
-        st = ug_fail(ctx, UG_ERR_FILE_IO, "tuning table %.256s cannot be read", path);
-    else if (size > UG_TUNING_MAX_BYTES)
-        st = ug_fail(ctx, UG_ERR_FILE_FORMAT, "tuning table %.256s is larger than %u MiB",
-                     path, UG_TUNING_MAX_BYTES >> 20);
-    else {
-        ug_tuning *t;
-        char origin[300];
-        snprintf(origin, sizeof origin, "tuning table %.256s", path);
-        st = ug_tuning_parse(ctx, origin, data, size, &t);
-        if (st == UG_OK)
-            install_tuning(ctx, t);
-    }
-    free(data);
-    return st;
+    return load_tuning_file(ctx, path, false);
 }
 
 ug_status ug_context_load_tuning_memory(ug_context *ctx, const void *data, size_t size)
@@ -202,7 +220,7 @@ ug_status ug_context_load_tuning_memory(ug_context *ctx, const void *data, size_
     if (data == NULL)
         return ug_fail(ctx, UG_ERR_NULL_ARGUMENT, "ug_context_load_tuning_memory: data is NULL");
     ug_tuning *t;
-    ug_status st = ug_tuning_parse(ctx, "the tuning table", data, size, &t);
+    ug_status st = ug_tuning_parse(ctx, "the tuning table", data, size, false, &t);
     if (st == UG_OK)
         install_tuning(ctx, t);
     return st;

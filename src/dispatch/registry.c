@@ -153,13 +153,33 @@ ug_status ug_registry_unknown_schedule(ug_context *ctx, ug_backend backend, cons
 
 /* ---- public queries -------------------------------------------------------- */
 
+/* Whether this binary has the kernels of a schedule of the spec: cuda ones
+ * only in builds with CUDA, x86 instruction sets only on x86-64. (The
+ * registry itself lists the spec whole; the backends exist only where
+ * built, so internal lookups need no filter.) */
+static bool schedule_built(const ug_schedule_info *s)
+{
+    if (s->backend == UG_BACKEND_CUDA) {
+#ifdef UG_HAVE_CUDA
+        return true;
+#else
+        return false;
+#endif
+    }
+#if defined(__x86_64__)
+    return true;
+#else
+    return s->isa == UG_CPU_ISA_PORTABLE;
+#endif
+}
+
 int32_t ug_schedule_count(ug_backend backend)
 {
     if (backend == UG_BACKEND_REF)
         return 1;
     int32_t n = 0;
     for (int i = 0; i < ug_schedule_count_all; i++)
-        n += ug_schedules[i].backend == backend;
+        n += ug_schedules[i].backend == backend && schedule_built(&ug_schedules[i]);
     return n;
 }
 
@@ -168,7 +188,8 @@ const char *ug_schedule_name(ug_backend backend, int32_t index)
     if (backend == UG_BACKEND_REF)
         return index == 0 ? "reference" : NULL;
     for (int i = 0; i < ug_schedule_count_all; i++)
-        if (ug_schedules[i].backend == backend && index-- == 0)
+        if (ug_schedules[i].backend == backend && schedule_built(&ug_schedules[i]) &&
+            index-- == 0)
             return ug_schedules[i].name;
     return NULL;
 }
@@ -219,11 +240,19 @@ ug_status ug_kernel_supported(ug_backend backend, const char *schedule, ug_dtype
                    ? UG_OK
                    : (say(why, why_size, "backend ref has one schedule, 'reference'"),
                       UG_ERR_UNSUPPORTED);
+    if (ug_schedule_count(backend) == 0) {
+        say(why, why_size, backend == UG_BACKEND_CUDA
+                               ? "backend cuda: this build has no CUDA support (nvcc was not "
+                                 "found when it was configured)"
+                               : "backend cpu: this build has no kernels for this architecture");
+        return UG_ERR_BACKEND_UNAVAILABLE;
+    }
     bool named = false;
     st = UG_ERR_UNSUPPORTED;
     for (int i = 0; i < ug_schedule_count_all && st != UG_OK; i++) {
         const ug_schedule_info *s = &ug_schedules[i];
-        if (s->backend != backend || (schedule != NULL && strcmp(schedule, s->name) != 0))
+        if (s->backend != backend || !schedule_built(s) ||
+            (schedule != NULL && strcmp(schedule, s->name) != 0))
             continue;
         named = true;
         const ug_kernel_info *kern;

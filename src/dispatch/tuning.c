@@ -86,6 +86,10 @@ static ug_status parse_entry(ug_context *ctx, const char *origin, size_t i, json
                        "%s: entries[%zu].schedule '%.48s' is not a schedule of backend %s in "
                        "this build",
                        origin, i, vals[4], ug_backend_name(ctx->backend));
+    if (ctx->backend == UG_BACKEND_CPU && s->isa > (int)ctx->cpu_isa)
+        return ug_fail(ctx, UG_ERR_MISMATCH,
+                       "%s: entries[%zu].schedule '%s' needs %s; the context runs %s", origin, i,
+                       s->name, ug_cpu_isa_name((ug_cpu_isa)s->isa), ug_cpu_isa_name(ctx->cpu_isa));
     const ug_kernel_info *k;
     char why[UG_ERROR_CAPACITY];
     if (ug_registry_kernel(NULL, s, out->a_type, &out->format, &k, why, sizeof why) != UG_OK)
@@ -95,7 +99,7 @@ static ug_status parse_entry(ug_context *ctx, const char *origin, size_t i, json
 }
 
 ug_status ug_tuning_parse(ug_context *ctx, const char *origin, const void *data, size_t size,
-                          ug_tuning **out)
+                          bool other_backend_ok, ug_tuning **out)
 {
     *out = NULL;
     json_error_t jerr;
@@ -119,7 +123,10 @@ ug_status ug_tuning_parse(ug_context *ctx, const char *origin, const void *data,
                      "%s: library_version, backend, device (strings) and entries (an array) "
                      "are all required",
                      origin);
-    else if (strcmp(version, ug_version()) != 0)
+    else if (other_backend_ok && strcmp(backend, ug_backend_name(ctx->backend)) != 0) {
+        json_decref(root);
+        return UG_OK; /* a table for other contexts */
+    } else if (strcmp(version, ug_version()) != 0)
         st = ug_fail(ctx, UG_ERR_MISMATCH,
                      "%s was made by unigemm %.32s; this is unigemm %s, whose schedules may "
                      "differ (run `unigemm tune` again)",

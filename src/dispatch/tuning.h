@@ -33,9 +33,12 @@ struct ug_tuning {
     ug_tuning_entry *entries;
 };
 
-/* Parse and check a table's text for ctx (its backend and device id). */
+/* Parse and check a table's text for ctx (its backend and device id). With
+ * other_backend_ok, a well-formed table made for another backend is
+ * skipped: UG_OK with *out NULL (UG_TUNING_FILE applies to the contexts of
+ * its own backend only). */
 ug_status ug_tuning_parse(ug_context *ctx, const char *origin, const void *data, size_t size,
-                          ug_tuning **out);
+                          bool other_backend_ok, ug_tuning **out);
 void ug_tuning_free(ug_tuning *t);
 
 /* The tuned schedule for a plan, or NULL. */
