@@ -39,26 +39,26 @@ static int group_bit(int32_t group_size)
     }
 }
 
-/* Names of the dtypes in `mask`, comma separated, into buf. */
-static const char *dtype_list(uint32_t mask, char *buf, size_t size)
+static const char *dtype_at(int v)
 {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int t = 1; t < UG_DTYPE_COUNT_ && used < size; t++)
-        if (mask & UG_BIT(t))
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
-                                     ug_dtype_name((ug_dtype)t));
-    return buf[0] ? buf : "none";
+    return ug_dtype_name((ug_dtype)v);
 }
 
-static const char *method_list(uint32_t mask, char *buf, size_t size)
+static const char *method_at(int v)
+{
+    return ug_method_name((ug_method)v);
+}
+
+/* Names of the values 1..count-1 whose bits are set in `mask`, comma
+ * separated, into buf. */
+static const char *name_list(uint32_t mask, int count, const char *(*name)(int), char *buf,
+                             size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (int m = 1; m < UG_METHOD_COUNT_ && used < size; m++)
-        if (mask & UG_BIT(m))
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
-                                     ug_method_name((ug_method)m));
+    for (int v = 1; v < count && used < size; v++)
+        if (mask & UG_BIT(v))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name(v));
     return buf[0] ? buf : "none";
 }
 
@@ -104,16 +104,16 @@ ug_status ug_registry_kernel(ug_context *ctx, const ug_schedule_info *s, ug_dtyp
     if (b == NULL || !(b->activations & UG_BIT(act)))
         return refuse(ctx, why, why_size,
                       "backend %s has no kernel for activations %s in this build (it has %s)",
-                      bname, ug_dtype_name(act), dtype_list(b ? b->activations : 0, list, sizeof list));
+                      bname, ug_dtype_name(act), name_list(b ? b->activations : 0, UG_DTYPE_COUNT_, dtype_at, list, sizeof list));
     if (!(b->weights & UG_BIT(f->storage)))
         return refuse(ctx, why, why_size,
                       "backend %s has no kernel for weights %s in this build (it has %s)", bname,
-                      ug_dtype_name(f->storage), dtype_list(b->weights, list, sizeof list));
+                      ug_dtype_name(f->storage), name_list(b->weights, UG_DTYPE_COUNT_, dtype_at, list, sizeof list));
     if (f->method != UG_METHOD_NONE) {
         if (!(b->methods & UG_BIT(f->method)))
             return refuse(ctx, why, why_size,
                           "backend %s has no kernel for method %s in this build (it has %s)",
-                          bname, ug_method_name(f->method), method_list(b->methods, list, sizeof list));
+                          bname, ug_method_name(f->method), name_list(b->methods, UG_METHOD_COUNT_, method_at, list, sizeof list));
         if (!(b->group_sizes & (uint32_t)group_bit(f->group_size)))
             return refuse(ctx, why, why_size,
                           "backend %s has no kernel for group size %d in this build (it has %s)",
@@ -122,7 +122,7 @@ ug_status ug_registry_kernel(ug_context *ctx, const ug_schedule_info *s, ug_dtyp
             return refuse(ctx, why, why_size,
                           "backend %s has no kernel for scale type %s in this build (it has %s)",
                           bname, ug_dtype_name(f->scale_type),
-                          dtype_list(b->scale_types, list, sizeof list));
+                          name_list(b->scale_types, UG_DTYPE_COUNT_, dtype_at, list, sizeof list));
     }
     for (int i = 0; i < ug_kernel_count; i++) {
         const ug_kernel_info *k = &ug_kernels[i];
