@@ -450,7 +450,8 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     sgemm_call sc = {(int)m, (int)n, (int)k, L->dense, L->dense_count, b->a32, b->c32};
     double base_s = 0.0;
     int base_reps = 0;
-    time_side(call_sgemm, &sc, cfg->reps, b->times, &base_s, &base_reps);
+    time_side(call_sgemm, &sc, cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps, b->times,
+              &base_s, &base_reps);
 
     /* A kernel that computes the wrong thing is not worth timing: say so. */
     double rel = rel_l2_vs_baseline(b->c, cfg->act, b->c32, c_count);

@@ -777,8 +777,8 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     int base_reps = 0;
     if (time_side(call_backend, &bc, sets, cfg->reps, b->times, &median_s, &row->reps, err,
                   err_size) != 0 ||
-        time_side(call_cublas, &cc, sets16, cfg->reps, b->times, &base_s, &base_reps, err,
-                  err_size) != 0)
+        time_side(call_cublas, &cc, sets16, cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps,
+                  b->times, &base_s, &base_reps, err, err_size) != 0)
         return -1;
 
     double fewest = (double)L->weight_bytes + (double)a_bytes + (double)c_bytes;

@@ -47,6 +47,7 @@ typedef struct bench_config {
     int reps;     /* timed repetitions after warm-up (median reported) */
     uint64_t seed;
     const char *schedule; /* forced schedule, NULL for the library's choice */
+    int baseline_reps;    /* timed repetitions of the baseline; 0 = reps */
 } bench_config;
 
 /* One CSV row: the columns of `unigemm bench --csv`. */

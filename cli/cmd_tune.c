@@ -247,7 +247,10 @@ int cmd_tune(int argc, char **argv)
                         .threads = ug_context_num_threads(ctx),
                         .act = act,
                         .reps = a.reps ? (int)a.reps : gpu ? BENCH_CUDA_DEFAULT_REPS : 5,
-                        .seed = 1};
+                        .seed = 1,
+                        /* the baseline runs once per schedule (its result checks
+                         * the schedule's); only the schedules' times matter here */
+                        .baseline_reps = 1};
     ug_context_destroy(ctx);
     bench_machine mach;
     if (gpu ? bench_cuda_measure_machine(0, &mach, err, sizeof err) != 0

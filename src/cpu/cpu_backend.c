@@ -286,10 +286,7 @@ static ug_status cpu_plan_init(ug_context *ctx, ug_plan *plan, const char *force
                            "schedule '%s' needs %s; this context runs %s", forced,
                            ug_cpu_isa_name((ug_cpu_isa)s->isa), ug_cpu_isa_name(ctx->cpu_isa));
     } else {
-        /* a build restricted to lower instruction sets runs the best it has */
-        s = NULL;
-        for (int isa = (int)ctx->cpu_isa; isa >= 0 && s == NULL; isa--)
-            s = ug_heuristic_cpu((ug_cpu_isa)isa, d->m, d->n, d->k, &plan->layout.format);
+        s = ug_heuristic_cpu(ctx->cpu_isa, d->m, d->n, d->k, &plan->layout.format);
         if (s == NULL)
             return ug_fail(ctx, UG_ERR_UNSUPPORTED,
                            "backend cpu has no schedule for %s or a lower instruction set in this "

@@ -8,12 +8,6 @@
 
 #include "heuristic.h"
 
-/* The registered schedule `name` of `backend`, or NULL. */
-static const ug_schedule_info *find(ug_backend backend, const char *name)
-{
-    return ug_registry_schedule(backend, name);
-}
-
 /* The first registered schedule of a family (what a spec that dropped the
  * preferred tile leaves), or NULL. */
 static const ug_schedule_info *first_of(ug_backend backend, ug_family family, int isa)
@@ -48,8 +42,15 @@ const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, i
                                          const ug_weight_format *format)
 {
     (void)n, (void)k, (void)format;
-    ug_family family = m <= cpu_decode_max_m(isa) ? UG_FAMILY_CPU_DECODE : UG_FAMILY_CPU_PREFILL;
-    return first_of(UG_BACKEND_CPU, family, (int)isa);
+    /* a build restricted to lower instruction sets runs the best it has */
+    for (int i = (int)isa; i >= 0; i--) {
+        ug_family family =
+            m <= cpu_decode_max_m((ug_cpu_isa)i) ? UG_FAMILY_CPU_DECODE : UG_FAMILY_CPU_PREFILL;
+        const ug_schedule_info *s = first_of(UG_BACKEND_CPU, family, i);
+        if (s != NULL)
+            return s;
+    }
+    return NULL;
 }
 
 /* ---- cuda (sm_90) ------------------------------------------------------------ */
@@ -80,7 +81,7 @@ static const ug_schedule_info *choose_mma(const ug_cuda_class *dev, int64_t m, i
         cs *= 2;
     char name[32];
     snprintf(name, sizeof name, "mma-t%d-w%d-c%d", tn, kw, cs);
-    const ug_schedule_info *s = find(UG_BACKEND_CUDA, name);
+    const ug_schedule_info *s = ug_registry_schedule(UG_BACKEND_CUDA, name);
     return s ? s : first_of(UG_BACKEND_CUDA, UG_FAMILY_CUDA_MMA, 0);
 }
 
@@ -104,7 +105,7 @@ static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, in
             if (s > 1 && chunks < 16)
                 continue;
             snprintf(name, sizeof name, "wg-n128-t%d-s%d", t, s);
-            const ug_schedule_info *sch = find(UG_BACKEND_CUDA, name);
+            const ug_schedule_info *sch = ug_registry_schedule(UG_BACKEND_CUDA, name);
             if (sch == NULL)
                 continue;
             int64_t ctas = row_tiles * ((m + t - 1) / t) * s;

@@ -12,7 +12,9 @@
 
 #include "registry.h"
 
-/* The cpu device class is its instruction set. */
+/* The cpu device class is its instruction set: the schedule for `isa`, or,
+ * in a build without its kernels, for the best lower one the build has;
+ * NULL when it has none. */
 const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, int64_t k,
                                          const ug_weight_format *format);
 

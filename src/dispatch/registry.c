@@ -235,11 +235,12 @@ ug_status ug_kernel_supported(ug_backend backend, const char *schedule, ug_dtype
         say(why, why_size, probe.error);
         return st;
     }
-    if (backend == UG_BACKEND_REF)
-        return schedule == NULL || strcmp(schedule, "reference") == 0
-                   ? UG_OK
-                   : (say(why, why_size, "backend ref has one schedule, 'reference'"),
-                      UG_ERR_UNSUPPORTED);
+    if (backend == UG_BACKEND_REF) { /* the oracle computes every valid combination */
+        if (schedule == NULL || strcmp(schedule, "reference") == 0)
+            return UG_OK;
+        say(why, why_size, "backend ref has one schedule, 'reference'");
+        return UG_ERR_UNSUPPORTED;
+    }
     if (ug_schedule_count(backend) == 0) {
         say(why, why_size, backend == UG_BACKEND_CUDA
                                ? "backend cuda: this build has no CUDA support (nvcc was not "

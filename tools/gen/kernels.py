@@ -96,12 +96,10 @@ def load(spec_path, restrictions):
     with open(spec_path, "rb") as f:
         spec = tomllib.load(f)
     for key, vals in restrictions.items():
-        known = set()
-        for backend in ("cpu", "cuda"):
-            if key == "isas":
-                known |= {isa["name"] for isa in spec["cpu"]["isa"]} if backend == "cpu" else set()
-            else:
-                known |= set(spec[backend][key])
+        if key == "isas":
+            known = {isa["name"] for isa in spec["cpu"]["isa"]}
+        else:
+            known = set(spec["cpu"][key]) | set(spec["cuda"][key])
         unknown = [v for v in vals if v not in known]
         if unknown:
             fail("--restrict %s: %s not in the spec" % (key, ", ".join(map(str, unknown))))
