@@ -9,7 +9,9 @@
 # reported and skipped.
 #
 # Usage: bench/run-h200-schedules.sh OUTDIR [BUILD_DIR]     (default build)
-# Environment: REPS (timed calls per M, default 20).
+# Environment: REPS (timed calls per M, default 20); MS (comma-separated M
+# values) and SCHEDULES (space-separated names, "default" for the library's
+# choice) narrow the sweep.
 set -uo pipefail
 
 out=${1:?usage: bench/run-h200-schedules.sh OUTDIR [BUILD_DIR]}
@@ -20,10 +22,10 @@ reps=${REPS:-20}
 mkdir -p "$out" || exit 1
 exec > >(tee -a "$out/run-h200-schedules.log") 2>&1
 
-ms=16,32,64,128,256,512,1024,4096
-schedules=(default wg-n128-t16-s1 wg-n128-t16-s2 wg-n128-t32-s1 wg-n128-t32-s2
-           wg-n128-t64-s1 wg-n128-t64-s2 wg-n128-t64-s4 wg-n128-t128-s1 wg-n128-t128-s2
-           wg-n128-t256-s1 wg-n128-t256-s2 wg-n256-t128-s1 mma-t64-w2-c1)
+ms=${MS:-16,32,64,128,256,512,1024,4096}
+read -r -a schedules <<<"${SCHEDULES:-default wg-n128-t16-s1 wg-n128-t16-s2 wg-n128-t32-s1
+  wg-n128-t32-s2 wg-n128-t64-s1 wg-n128-t64-s2 wg-n128-t64-s4 wg-n128-t128-s1 wg-n128-t128-s2
+  wg-n128-t256-s1 wg-n128-t256-s2 wg-n256-t64-s1 wg-n256-t128-s1 mma-t64-w2-c1}"
 echo "== run-h200-schedules $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), reps $reps"
 failed=0
 for weights in uint4,group=128,method=scale_zero,scale=bfloat16 bfloat16; do

@@ -8,25 +8,30 @@
  * A CTA is two consumer warpgroups and a producer warpgroup (registers
  * moved from the producer to the consumers with setmaxnreg), and owns tiles
  * of 128*MR rows of W (MR = 1, 2) x TN tokens:
- *   - the producer (one thread issues): for each 64-k chunk it waits
- *     until a ring stage is free, then fills it: the A tile [TN][64] with
- *     one TMA load (128-byte swizzle, zero fill past M and K), the tile's
- *     8*MR weight chunks and the group rows of scales / biases / zero
- *     points with bulk copies, all completing on the stage's "full" mbarrier;
- *   - the consumers: warpgroup q owns rows 128*MR*q .. +128*MR, i.e. MR
+ *   - the producer (one warp): for each 64-k chunk it waits until a ring
+ *     stage is free, then fills it with one tensor copy (TMA) per operand,
+ *     each issued by its own lane and all completing on the stage's "full"
+ *     mbarrier: the A tile [TN][64] (128-byte swizzle, zero fill past M and
+ *     K), the tile's 8*MR weight chunks (one box of the 4-d view of the
+ *     packed codes, gemm_launch.cu) and the group rows of scales, biases and
+ *     zero points. Few large copies matter: each copy instruction costs the
+ *     issuing SM about 70 ns, so a stage of 8*MR separate chunk copies took
+ *     longer to fill than its wgmmas take to run (bench/results README);
+ *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
- *     wgmma register-A layout, one row block per warp). Each waits for a
- *     stage, waits for its previous stage's wgmmas (wgmma.wait_group 0),
- *     releases that stage (every consumer thread arrives on its "empty"
- *     mbarrier, after its own reads of the stage), dequantizes the stage's fragments and group parameters from
- *     shared memory into registers and issues its 4*MR wgmmas back to back.
- *     While one consumer warpgroup dequantizes, the other's wgmmas keep the
- *     tensor cores busy;
- *   - epilogue: alpha, bias, beta * C, rounding to C's type, stored from the
- *     accumulators.
- * MR = 2 halves the activation bytes each stage brings per multiply-add
- * (the loads from L2 into shared memory, not the tensor cores, bound this
- * kernel on large layers); MR = 1 allows token tiles up to 256.
+ *     wgmma register-A layout, one row block per warp). For each stage it
+ *     dequantizes the weight fragments from shared memory into registers,
+ *     issues its 4*MR wgmmas back to back and, where registers hold two
+ *     sets of fragments, keeps that batch in flight while it makes the next
+ *     stage's (wait_group 1); a stage goes back to the producer once its
+ *     batch has retired (every consumer thread arrives on its "empty"
+ *     mbarrier, after its own reads of the stage);
+ *   - epilogue: alpha, bias, beta * C, rounded to C's type, staged per warp
+ *     through shared memory so that each thread stores runs of four
+ *     consecutive outputs (scattered 2-byte stores straight from the
+ *     accumulators took 13 % of a large layer's time).
+ * MR = 2 halves the activation bytes each stage brings per multiply-add;
+ * MR = 1 allows token tiles up to 256 and two fragment sets.
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
  * ... (tokens fastest, so concurrent CTAs share weight tiles in L2), and the
  * producer runs ahead into the next tile while the consumers finish one.
@@ -48,6 +53,10 @@
 
 #define UG_GEMM_THREADS 384 /* two consumer warpgroups and a producer warpgroup */
 #define UG_GEMM_MAX_STAGES 8
+/* The epilogue's staging buffers, after the ring: per consumer warp, 32
+ * tokens x 16 rows of f32 at a row stride of EPI_STRIDE floats. */
+#define EPI_STRIDE 20
+#define UG_GEMM_EPILOGUE_BYTES (8 * 32 * EPI_STRIDE * 4)
 
 /* Bytes of one ring stage for a code width, 128*MR rows of W and a token
  * tile: the A tile, the tile's 8*MR weight chunks, and (quantized) up to two
@@ -98,23 +107,23 @@ __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
                  : "memory");
 }
 
-/* A [rows][64] box of the tensor map at (k0, m0) into shared memory. */
-__device__ __forceinline__ void tma_load_a(void *dst, const CUtensorMap *map, int k0, int m0,
-                                           uint64_t *bar)
+/* The box of a 2-d tensor map at (x0, x1) into shared memory. */
+__device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, int x0, int x1,
+                                            uint64_t *bar)
 {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
                  " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(smem_addr(dst)),
-                 "l"((uint64_t)map), "r"(k0), "r"(m0), "r"(smem_addr(bar))
+                 "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(smem_addr(bar))
                  : "memory");
 }
 
-/* `bytes` (a multiple of 16, both addresses 16-byte aligned) into shared memory. */
-__device__ __forceinline__ void bulk_load(void *dst, const void *src, uint32_t bytes,
-                                          uint64_t *bar)
+/* The box of a 4-d tensor map at (x0, x1, x2, x3) into shared memory. */
+__device__ __forceinline__ void tma_load_4d(void *dst, const CUtensorMap *map, int x0, int x1,
+                                            int x2, int x3, uint64_t *bar)
 {
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"
-                 " [%0], [%1], %2, [%3];\n" ::"r"(smem_addr(dst)),
-                 "l"(src), "r"(bytes), "r"(smem_addr(bar))
+    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(x2), "r"(x3), "r"(smem_addr(bar))
                  : "memory");
 }
 
@@ -151,6 +160,55 @@ __device__ __forceinline__ uint64_t a_tile_desc(uint32_t addr)
            ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 
+/* Outputs C[at .. at + valid - 1] = v (+ beta * C), rounded to C's type;
+ * with `vec` (C and ldc aligned for it) and four valid, one 8- or 16-byte
+ * access each way. */
+__device__ __forceinline__ void store_quad(const ug_kernel_output &o, int64_t at, float4 v, int valid,
+                                           bool vec)
+{
+    float x[4] = {v.x, v.y, v.z, v.w};
+    if (!vec || valid < 4) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            if (e >= valid)
+                break;
+            float out = x[e];
+            if (o.beta != 0.0f)
+                out = fmaf(o.beta, load_float(o.c, o.c_type, at + e), out);
+            store_float(o.c, o.c_type, at + e, out);
+        }
+        return;
+    }
+    if (o.c_type == UG_KF32) {
+        float4 *c = (float4 *)((float *)o.c + at);
+        if (o.beta != 0.0f) {
+            float4 old = *c;
+            x[0] = fmaf(o.beta, old.x, x[0]);
+            x[1] = fmaf(o.beta, old.y, x[1]);
+            x[2] = fmaf(o.beta, old.z, x[2]);
+            x[3] = fmaf(o.beta, old.w, x[3]);
+        }
+        *c = make_float4(x[0], x[1], x[2], x[3]);
+        return;
+    }
+    uint2 *c = (uint2 *)((uint16_t *)o.c + at);
+    if (o.beta != 0.0f) {
+        uint2 old = *c;
+        uint32_t w[2] = {old.x, old.y};
+        for (int h = 0; h < 2; h++) {
+            float2 f = o.c_type == UG_KF16 ? __half22float2(as_t2<__half2>(w[h]))
+                                           : __bfloat1622float2(as_t2<__nv_bfloat162>(w[h]));
+            x[2 * h] = fmaf(o.beta, f.x, x[2 * h]);
+            x[2 * h + 1] = fmaf(o.beta, f.y, x[2 * h + 1]);
+        }
+    }
+    if (o.c_type == UG_KF16)
+        *c = make_uint2(as_u32(__floats2half2_rn(x[0], x[1])), as_u32(__floats2half2_rn(x[2], x[3])));
+    else
+        *c = make_uint2(as_u32(__floats2bfloat162_rn(x[0], x[1])),
+                        as_u32(__floats2bfloat162_rn(x[2], x[3])));
+}
+
 __device__ __forceinline__ void consumers_sync()
 {
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
@@ -160,7 +218,7 @@ __device__ __forceinline__ void consumers_sync()
 
 template <int BITS, typename Act, int MR, int TN>
 __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
-    gemm_kernel(const __grid_constant__ CUtensorMap a_map, const ug_gemm_params p)
+    gemm_kernel(const __grid_constant__ ug_gemm_maps maps, const ug_gemm_params p)
 {
     typedef gemm_stage<BITS, MR, TN> stage;
     constexpr int VEC = BITS / 4;    /* 16-byte words per lane per chunk */
@@ -169,6 +227,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     constexpr int ROWS = 128 * MR;   /* rows of W per tile */
     constexpr int ACC = TN / 2;      /* f32 accumulators per wgmma and thread */
     constexpr bool BF16 = !Act::is_f16;
+    constexpr int EPI_TOKENS = TN < 32 ? TN : 32; /* tokens per pass of the epilogue */
 
     extern __shared__ uint8_t smem_raw[];
     __shared__ __align__(8) uint64_t full[UG_GEMM_MAX_STAGES], empty[UG_GEMM_MAX_STAGES];
@@ -199,8 +258,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     };
 
     if (warp >= 8) {
-        /* ---- producer warpgroup: lane 0 of warp 8 issues every copy, the
-         * rest only take part in cluster barriers ---- */
+        /* ---- producer warpgroup: warp 8 fills the ring, one lane per
+         * tensor copy; the other warps only take part in cluster barriers ---- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;
         const int group_rows = p.w.group_shift == 5 ? 2 : 1;
@@ -208,34 +267,27 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.w.biases ? 2 : 1) + (p.w.zeros ? 1 : 0)))
                       : 0u;
         for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
-            if (warp == 8 && lane == 0) {
-                const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
-                const int64_t n0 = nt * ROWS;
-                const uint8_t *w = p.w.codes + nt * BLOCKS * p.w.chunks * CHUNK;
+            if (warp == 8) {
+                const int nt = (int)(tile / p.tiles_m), m0 = (int)(tile % p.tiles_m) * TN;
                 for (int64_t c = c_begin; c < c_end; c++) {
                     mbar_wait(&empty[s], phase ^ 1);
                     uint8_t *st = ring + (size_t)s * stage::BYTES;
-                    mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES) + param_bytes);
-                    tma_load_a(st, &a_map, (int)(c * 64), (int)m0, &full[s]);
-#pragma unroll
-                    for (int rb = 0; rb < BLOCKS; rb++)
-                        bulk_load(st + stage::A_BYTES + rb * CHUNK,
-                                  w + ((int64_t)rb * p.w.chunks + c) * CHUNK, CHUNK, &full[s]);
-                    if constexpr (BITS <= 8) {
-                        uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
-                        int64_t gi = p.w.group_shift < 0 ? 0 : (c * 64) >> p.w.group_shift;
-                        for (int j = 0; j < group_rows; j++) {
-                            int64_t at = (gi + j) * p.w.n_pad + n0;
-                            bulk_load(par + stage::SCALES + j * ROWS * sb,
-                                      (const uint8_t *)p.w.scales + at * sb, ROWS * sb, &full[s]);
-                            if (p.w.biases)
-                                bulk_load(par + stage::BIASES + j * ROWS * sb,
-                                          (const uint8_t *)p.w.biases + at * sb, ROWS * sb, &full[s]);
-                            if (p.w.zeros)
-                                bulk_load(par + stage::ZEROS + j * ROWS, p.w.zeros + at, ROWS,
-                                          &full[s]);
-                        }
-                    }
+                    uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
+                    const int gi = p.w.group_shift < 0 ? 0 : (int)((c * 64) >> p.w.group_shift);
+                    if (lane == 0)
+                        mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES) + param_bytes);
+                    __syncwarp();
+                    if (lane == 0)
+                        tma_load_2d(st, &maps.a, (int)(c * 64), m0, &full[s]);
+                    else if (lane == 1)
+                        tma_load_4d(st + stage::A_BYTES, &maps.codes, 0, 0, (int)c, nt * BLOCKS,
+                                    &full[s]);
+                    else if (BITS <= 8 && lane == 2)
+                        tma_load_2d(par + stage::SCALES, &maps.scales, nt * ROWS, gi, &full[s]);
+                    else if (BITS <= 8 && lane == 3 && p.w.biases)
+                        tma_load_2d(par + stage::BIASES, &maps.biases, nt * ROWS, gi, &full[s]);
+                    else if (BITS <= 8 && lane == 4 && p.w.zeros)
+                        tma_load_2d(par + stage::ZEROS, &maps.zeros, nt * ROWS, gi, &full[s]);
                     advance();
                 }
             }
@@ -254,6 +306,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     const int ct = threadIdx.x;          /* 0..255 */
     const int q = warp >> 2, wq = warp & 3;
     const int g = lane >> 2, t = lane & 3;
+    /* C takes one vector access per four outputs of a row run */
+    const int c_bytes = p.out.c_type == UG_KF32 ? 4 : 2;
+    const bool c_vec = (uintptr_t)p.out.c % (4 * c_bytes) == 0 && p.out.ldc % 4 == 0;
 
     for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
         const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
@@ -265,17 +320,22 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 acc[mi][i] = 0.0f;
                 pin(acc[mi][i]);
             }
-        int prev = -1; /* stage whose wgmmas may still be running */
-        for (int64_t c = c_begin; c < c_end; c++) {
+        /* Software pipeline. Where the registers hold two sets of fragments
+         * (SETS == 2), a stage's fragments are made while the previous
+         * stage's wgmmas run, and two batches are in flight: a set is
+         * rewritten only after wait_group 1 has retired the batch that read
+         * it. Stages go in pairs so that the set is a compile-time choice
+         * on every path (a set rewritten on a path where its batch might
+         * still be in flight makes ptxas serialize every wgmma). With one
+         * set, each batch is retired before the next stage's fragments are
+         * made, and the other warpgroup's wgmmas fill the gap. */
+        constexpr int SETS = ACC * MR + 32 * MR <= 160 ? 2 : 1;
+        uint32_t frag[SETS][MR][4][4];
+        int prev = -1; /* the stage whose batch may still be in flight */
+        auto dequant_stage = [&](uint32_t(&a)[MR][4][4]) {
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
             const uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
-            /* the previous stage's wgmmas are done with the registers and
-             * with their ring stage */
-            wg_wait<0>();
-            if (prev >= 0)
-                mbar_arrive(&empty[prev]);
-            uint32_t a[MR][4][4];
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
                 const int rb = q * 4 * MR + 4 * mi + wq;
@@ -300,7 +360,13 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.w.weight_type,
                                             a[mi][step]);
             }
-            const uint32_t a_addr = smem_addr(st);
+        };
+        /* stage s: wait for it, make its fragments in a, issue its wgmmas,
+         * then retire all but the newest batch (SETS == 2) or all of them,
+         * and hand the stage whose batch retired back to the producer */
+        auto run_stage = [&](uint32_t(&a)[MR][4][4]) {
+            dequant_stage(a);
+            const uint32_t a_addr = smem_addr(ring + (size_t)s * stage::BYTES);
             wg_fence();
 #pragma unroll
             for (int step = 0; step < 4; step++)
@@ -308,24 +374,33 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 for (int mi = 0; mi < MR; mi++)
                     wgmma_rs<TN, BF16>::run(acc[mi], a[mi][step], a_tile_desc(a_addr + step * 32));
             wg_commit();
-#pragma unroll
-            for (int mi = 0; mi < MR; mi++)
-#pragma unroll
-                for (int step = 0; step < 4; step++)
-#pragma unroll
-                    for (int r = 0; r < 4; r++)
-                        pin(a[mi][step][r]);
-            prev = s;
+            if constexpr (SETS == 2) {
+                wg_wait<1>();
+                if (prev >= 0)
+                    mbar_arrive(&empty[prev]);
+                prev = s;
+            } else {
+                wg_wait<0>();
+                mbar_arrive(&empty[s]);
+            }
             advance();
+        };
+        int64_t c = c_begin;
+        for (; c + SETS <= c_end; c += SETS) {
+            run_stage(frag[0]);
+            if constexpr (SETS == 2)
+                run_stage(frag[SETS - 1]);
         }
+        if (c < c_end)
+            run_stage(frag[0]);
         wg_wait<0>();
+        if (prev >= 0)
+            mbar_arrive(&empty[prev]);
 #pragma unroll
         for (int mi = 0; mi < MR; mi++)
 #pragma unroll
             for (int i = 0; i < ACC; i++)
                 pin(acc[mi][i]);
-        if (prev >= 0)
-            mbar_arrive(&empty[prev]);
 
         if (splits > 1) {
             /* One tile per cluster: the ring is idle once every consumer
@@ -354,30 +429,47 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         }
 
         if (rank == 0) {
+            /* Through the warp's staging buffer, 32 tokens at a time (all
+             * of a smaller tile): the
+             * accumulators of its 16 rows go in as [token][row] (row stride
+             * EPI_STRIDE floats, which keeps both phases free of bank
+             * conflicts), and come out as runs of four rows of one token,
+             * stored with one vector access each where C allows. */
+            float *buf = (float *)(ring + (size_t)p.stages * stage::BYTES) + warp * 32 * EPI_STRIDE;
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
                 /* acc[mi][4j + i]: row (row block)*16 + g (+8 for i >= 2),
                  * token m0 + 8j + 2t (+1 for odd i) */
-                const int64_t row = nt * ROWS + (q * 4 * MR + 4 * mi + wq) * 16 + g;
+                const int64_t row0 = nt * ROWS + (q * 4 * MR + 4 * mi + wq) * 16;
                 float bias[2];
 #pragma unroll
-                for (int h = 0; h < 2; h++)
-                    bias[h] = p.out.bias && row + 8 * h < p.out.n
-                                  ? load_float(p.out.bias, p.out.bias_type, row + 8 * h)
-                                  : 0.0f;
+                for (int h = 0; h < 2; h++) {
+                    const int64_t n = row0 + g + 8 * h;
+                    bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n)
+                                                        : 0.0f;
+                }
 #pragma unroll
-                for (int j = 0; j < TN / 8; j++)
+                for (int chunk = 0; chunk < TN / EPI_TOKENS; chunk++) {
+                    if (m0 + chunk * EPI_TOKENS >= p.m)
+                        break;
 #pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        int64_t tok = m0 + 8 * j + 2 * t + (i & 1), n = row + 8 * (i >> 1);
-                        if (tok >= p.m || n >= p.out.n)
-                            continue;
-                        float out = fmaf(p.out.alpha, acc[mi][4 * j + i], bias[i >> 1]);
-                        int64_t at = tok * p.out.ldc + n;
-                        if (p.out.beta != 0.0f)
-                            out = fmaf(p.out.beta, load_float(p.out.c, p.out.c_type, at), out);
-                        store_float(p.out.c, p.out.c_type, at, out);
+                    for (int j = 0; j < EPI_TOKENS / 8; j++)
+#pragma unroll
+                        for (int i = 0; i < 4; i++)
+                            buf[(8 * j + 2 * t + (i & 1)) * EPI_STRIDE + g + 8 * (i >> 1)] = fmaf(
+                                p.out.alpha, acc[mi][4 * (EPI_TOKENS / 8 * chunk + j) + i], bias[i >> 1]);
+                    __syncwarp();
+#pragma unroll 1
+                    for (int v = 0; v < EPI_TOKENS / 8; v++) {
+                        const int tl = 8 * v + (lane >> 2), quad = lane & 3;
+                        const int64_t tok = m0 + chunk * EPI_TOKENS + tl, n = row0 + 4 * quad;
+                        if (tok < p.m && n < p.out.n)
+                            store_quad(p.out, tok * p.out.ldc + n,
+                                       *(const float4 *)&buf[tl * EPI_STRIDE + 4 * quad],
+                                       (int)min((int64_t)4, p.out.n - n), c_vec);
                     }
+                    __syncwarp();
+                }
             }
         }
         if (splits > 1)

@@ -1,15 +1,17 @@
 /*
- * gemm_launch.cu - launching the large-M family: encodes the tensor map of
- * A (a [m][lda] f16/bf16 matrix; box [tn][64] with 128-byte swizzle, zero
- * fill past m and k), sizes the shared-memory ring (as many stages as fit,
- * at most UG_GEMM_MAX_STAGES), and launches either a persistent grid (one
- * CTA per SM at most) or, with splits > 1, one cluster of `splits` CTAs per
- * tile.
+ * gemm_launch.cu - launching the large-M family: encodes the kernel's tensor
+ * maps (A, a [m][lda] f16/bf16 matrix in boxes of [tn][64] with 128-byte
+ * swizzle and zero fill past m and k; the packed codes and group parameters
+ * in the boxes one ring stage takes, see ug_gemm_maps), sizes the
+ * shared-memory ring (as many stages as fit, at most UG_GEMM_MAX_STAGES),
+ * and launches either a persistent grid (one CTA per SM at most) or, with
+ * splits > 1, one cluster of `splits` CTAs per tile.
  *
  * cuTensorMapEncodeTiled is a driver function; it is reached through the
  * runtime's entry-point query, so the library links no libcuda.
  */
 #include <cudaTypedefs.h>
+#include <string.h>
 
 #include "gemm_kernel.cuh"
 
@@ -32,6 +34,20 @@ static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(cudaError_t *err)
     return fn;
 }
 
+/* A tensor map of `rank` dimensions (dims innermost first, strides in
+ * bytes for dims 1.., unit element strides), read through L2 in 256-byte
+ * lines; false if the driver refuses it. */
+static bool encode_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap *map,
+                       CUtensorMapDataType type, cuuint32_t rank, const void *base,
+                       const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                       CUtensorMapSwizzle swizzle)
+{
+    cuuint32_t elem_strides[4] = {1, 1, 1, 1};
+    return encode(map, type, rank, (void *)base, dims, strides, box, elem_strides,
+                  CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 /* gemm_stage<BITS, rows / 128, tn>::BYTES, at run time */
 static int stage_bytes(int bits, int rows, int tn)
 {
@@ -41,7 +57,8 @@ static int stage_bytes(int bits, int rows, int tn)
 
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
 {
-    int usable = smem_optin - 1024 - (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
+    int usable = smem_optin - 1024 - UG_GEMM_EPILOGUE_BYTES -
+                 (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
     int stages = usable / stage_bytes(bits, rows, tn);
     if (stages > UG_GEMM_MAX_STAGES)
         stages = UG_GEMM_MAX_STAGES;
@@ -65,19 +82,48 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn(&err);
     if (encode == NULL)
         return err;
-    CUtensorMap map;
-    cuuint64_t dims[2] = {(cuuint64_t)p->k, (cuuint64_t)p->m};
-    cuuint64_t strides[1] = {(cuuint64_t)lda * 2};
-    cuuint32_t box[2] = {64, (cuuint32_t)tn};
-    cuuint32_t elem_strides[2] = {1, 1};
-    CUresult r = encode(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
-                        2, (void *)a, dims, strides, box, elem_strides,
-                        CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS)
+    ug_gemm_maps maps;
+    memset(&maps, 0, sizeof maps);
+    const ug_kernel_weights *w = &p->w;
+    bool ok;
+    {
+        cuuint64_t dims[2] = {(cuuint64_t)p->k, (cuuint64_t)p->m};
+        cuuint64_t strides[1] = {(cuuint64_t)lda * 2};
+        cuuint32_t box[2] = {64, (cuuint32_t)tn};
+        ok = encode_map(encode, &maps.a,
+                        bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+                        2, a, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+    }
+    if (ok) {
+        /* 8-byte elements: 64 of them are the 512 bytes a warp reads at once */
+        int64_t chunk = 128 * (int64_t)w->bits;
+        cuuint64_t dims[4] = {64, (cuuint64_t)w->bits / 4, (cuuint64_t)w->chunks,
+                              (cuuint64_t)(w->n_pad / 16)};
+        cuuint64_t strides[3] = {512, (cuuint64_t)chunk, (cuuint64_t)(w->chunks * chunk)};
+        cuuint32_t box[4] = {64, (cuuint32_t)w->bits / 4, 1, (cuuint32_t)rows / 16};
+        ok = encode_map(encode, &maps.codes, CU_TENSOR_MAP_DATA_TYPE_UINT64, 4, w->codes, dims,
+                        strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
+    }
+    if (ok && w->bits <= 8) {
+        int sb = w->scale_type == UG_KF32 ? 4 : 2;
+        CUtensorMapDataType st = sb == 4 ? CU_TENSOR_MAP_DATA_TYPE_UINT32 : CU_TENSOR_MAP_DATA_TYPE_UINT16;
+        cuuint64_t dims[2] = {(cuuint64_t)w->n_pad, (cuuint64_t)w->groups};
+        cuuint64_t strides[1] = {(cuuint64_t)(w->n_pad * sb)};
+        cuuint32_t box[2] = {(cuuint32_t)rows, w->group_shift == 5 ? 2u : 1u};
+        ok = encode_map(encode, &maps.scales, st, 2, w->scales, dims, strides, box,
+                        CU_TENSOR_MAP_SWIZZLE_NONE);
+        if (ok && w->biases)
+            ok = encode_map(encode, &maps.biases, st, 2, w->biases, dims, strides, box,
+                            CU_TENSOR_MAP_SWIZZLE_NONE);
+        strides[0] = (cuuint64_t)w->n_pad;
+        if (ok && w->zeros)
+            ok = encode_map(encode, &maps.zeros, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, w->zeros, dims,
+                            strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
+    }
+    if (!ok)
         return cudaErrorInvalidValue;
 
-    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn) + 1024;
+    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn) + UG_GEMM_EPILOGUE_BYTES + 1024;
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;
@@ -98,5 +144,5 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         cfg.attrs = attr;
         cfg.numAttrs = 1;
     }
-    return cudaLaunchKernelEx(&cfg, fn, map, *p);
+    return cudaLaunchKernelEx(&cfg, fn, maps, *p);
 }

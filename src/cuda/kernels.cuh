@@ -33,6 +33,7 @@ typedef struct ug_kernel_weights {
     int scale_type;    /* UG_KF* of scales and biases */
     int code_offset;   /* subtracted from every biased code when zeros is NULL */
     int group_shift;   /* log2(G), -1 per channel */
+    int64_t groups;    /* group rows of scales (biases, zeros) stored */
 } ug_kernel_weights;
 
 /* The output C [m][ldc] and the epilogue: C = alpha * acc + bias + beta * C. */
@@ -75,10 +76,10 @@ cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
 /* The large-M family ("wg" schedules, gemm_kernel.cuh) computes the same
  * C = alpha*A*W^T + bias + beta*C with wgmma: a persistent, warp-specialized
  * kernel whose CTA owns 128 or 256 rows of W and a token tile of tn
- * (16..256) tokens; a producer warp moves A (TMA, 128-byte swizzle) and the
- * packed weights with their group parameters (bulk copies) through a ring
- * of shared-memory stages, two consumer warpgroups dequantize their rows
- * into registers and issue wgmma. With splits > 1, a cluster of that many
+ * (16..256) tokens; a producer warp moves A (128-byte swizzle), the packed
+ * weights and their group parameters with one tensor copy (TMA) each per
+ * stage through a ring of shared-memory stages, two consumer warpgroups
+ * dequantize their rows into registers and issue wgmma. With splits > 1, a cluster of that many
  * CTAs shares one tile's K and the partial tiles meet in rank 0's epilogue
  * through distributed shared memory (deterministic, no workspace). */
 typedef struct ug_gemm_params {
@@ -92,10 +93,20 @@ typedef struct ug_gemm_params {
     int64_t tiles;         /* token tiles x row tiles of W */
 } ug_gemm_params;
 
+/* The tensor maps the large-M kernel copies through (encoded by
+ * ug_gemm_launch): A as [m][k] in boxes of [tn][64]; the packed codes as
+ * [row blocks][chunks][bits/4][512 bytes] in boxes of one chunk of the
+ * tile's row blocks; scales, biases and zero points as [groups][n_pad] in
+ * boxes of the group rows one chunk needs. Maps a format has no use for
+ * stay zero. */
+typedef struct ug_gemm_maps {
+    CUtensorMap a, codes, scales, biases, zeros;
+} ug_gemm_maps;
+
 /* One instantiation of the large-M kernel: a code width, a tile (rows 128
  * or 256 of W x tn tokens) and an activation type; generated like the
  * decode ones (src/generated/cuda_gemm_<bits>bit.cu). */
-typedef void (*ug_gemm_fn)(CUtensorMap, ug_gemm_params);
+typedef void (*ug_gemm_fn)(ug_gemm_maps, ug_gemm_params);
 ug_gemm_fn ug_cuda_gemm_impl(int impl);
 
 /* Ring stages the large-M kernel gets for a code width and tile in
