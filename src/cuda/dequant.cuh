@@ -25,7 +25,6 @@ struct act_f16 {
     typedef __half2 T2;
     static constexpr bool is_f16 = true;
     static constexpr uint32_t magic4 = 0x64006400u; /* 1024.0 in each half */
-    static constexpr float magic_value = 1024.0f;
     static __device__ __forceinline__ T2 from_float(float v) { return __float2half2_rn(v); }
     static __device__ __forceinline__ T2 from_float2(float lo, float hi)
     {
@@ -45,7 +44,6 @@ struct act_bf16 {
     typedef __nv_bfloat162 T2;
     static constexpr bool is_f16 = false;
     static constexpr uint32_t magic4 = 0x43004300u; /* 128.0 in each half */
-    static constexpr float magic_value = 128.0f;
     static __device__ __forceinline__ T2 from_float(float v) { return __float2bfloat162_rn(v); }
     static __device__ __forceinline__ T2 from_float2(float lo, float hi)
     {
@@ -112,19 +110,30 @@ template <typename Act> struct group_state {
     float sub_f32[2]; /* 8-bit codes with bf16 activations go through f32 */
 
     /* Group gi of rows row0 and row0 + 8; src points at group row 0 (its
-     * arrays may live in global or shared memory). */
+     * arrays may live in global or shared memory). Integer work where it
+     * gives the same bits: a scale or bias already in the activation type
+     * is broadcast as it is, and magic + offset (offset < 256) is the
+     * magic's bit pattern with the offset in its low mantissa bits (exact
+     * for f16 and f32; for bf16, only 4-bit codes read `sub`, offset < 16). */
     __device__ __forceinline__ void load(const group_source &src, int64_t gi, int64_t row0)
     {
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             int64_t at = gi * src.stride + row0 + 8 * h;
-            scale[h] = Act::from_float(load_float(src.scales, src.scale_type, at));
-            bias[h] = Act::from_float(src.biases ? load_float(src.biases, src.scale_type, at)
-                                                 : 0.0f);
-            int offset = src.zeros ? (int)src.zeros[at] : src.code_offset;
-            sub[h] = Act::from_float(Act::magic_value + (float)offset); /* exact: < 2^8 */
-            sub_f32[h] = 8388608.0f + (float)offset;
+            scale[h] = param(src.scales, src.scale_type, at);
+            bias[h] = src.biases ? param(src.biases, src.scale_type, at) : Act::from_float(0.0f);
+            uint32_t offset = src.zeros ? (uint32_t)src.zeros[at] : (uint32_t)src.code_offset;
+            sub[h] = as_t2<typename Act::T2>(((Act::magic4 & 0xFFFFu) | offset) * 0x10001u);
+            sub_f32[h] = __uint_as_float(0x4B000000u | offset); /* 2^23 + offset */
         }
+    }
+
+  private:
+    static __device__ __forceinline__ typename Act::T2 param(const void *base, int type, int64_t at)
+    {
+        if (type == (Act::is_f16 ? UG_KF16 : UG_KBF16))
+            return as_t2<typename Act::T2>((uint32_t)((const uint16_t *)base)[at] * 0x10001u);
+        return Act::from_float(load_float(base, type, at));
     }
 };
 

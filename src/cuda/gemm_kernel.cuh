@@ -19,19 +19,19 @@
  *     longer to fill than its wgmmas take to run (bench/results README);
  *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
- *     wgmma register-A layout, one row block per warp). For each stage it
- *     dequantizes the weight fragments from shared memory into registers,
- *     issues its 4*MR wgmmas back to back and, where registers hold two
- *     sets of fragments, keeps that batch in flight while it makes the next
- *     stage's (wait_group 1); a stage goes back to the producer once its
- *     batch has retired (every consumer thread arrives on its "empty"
- *     mbarrier, after its own reads of the stage);
+ *     wgmma register-A layout, one row block per warp). For each stage and
+ *     64 of its rows it dequantizes the weight fragments from shared memory
+ *     into registers and issues 4 wgmmas, keeping that batch in flight
+ *     while it makes the next one's fragments (wait_group 1, two register
+ *     sets); a stage goes back to the producer once its batches have
+ *     retired (every consumer thread arrives on its "empty" mbarrier, after
+ *     its own reads of the stage);
  *   - epilogue: alpha, bias, beta * C, rounded to C's type, staged per warp
  *     through shared memory so that each thread stores runs of four
  *     consecutive outputs (scattered 2-byte stores straight from the
  *     accumulators took 13 % of a large layer's time).
  * MR = 2 halves the activation bytes each stage brings per multiply-add;
- * MR = 1 allows token tiles up to 256 and two fragment sets.
+ * MR = 1 allows token tiles up to 256.
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
  * ... (tokens fastest, so concurrent CTAs share weight tiles in L2), and the
  * producer runs ahead into the next tile while the consumers finish one.
@@ -320,24 +320,25 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 acc[mi][i] = 0.0f;
                 pin(acc[mi][i]);
             }
-        /* Software pipeline. Where the registers hold two sets of fragments
-         * (SETS == 2), a stage's fragments are made while the previous
-         * stage's wgmmas run, and two batches are in flight: a set is
-         * rewritten only after wait_group 1 has retired the batch that read
-         * it. Stages go in pairs so that the set is a compile-time choice
-         * on every path (a set rewritten on a path where its batch might
-         * still be in flight makes ptxas serialize every wgmma). With one
-         * set, each batch is retired before the next stage's fragments are
-         * made, and the other warpgroup's wgmmas fill the gap. */
-        constexpr int SETS = ACC * MR + 32 * MR <= 160 ? 2 : 1;
-        uint32_t frag[SETS][MR][4][4];
-        int prev = -1; /* the stage whose batch may still be in flight */
-        auto dequant_stage = [&](uint32_t(&a)[MR][4][4]) {
+        /* Software pipeline over units of 64 rows x one stage (a warpgroup's
+         * MR units per stage, each 4 wgmmas): a unit's fragments are made
+         * while the previous unit's wgmmas run, in the other of two register
+         * sets, so that two batches are in flight; a set is rewritten only
+         * after wait_group 1 has retired the batch that read it. The set is
+         * a compile-time choice on every path: mi for MR = 2, and for MR = 1
+         * the parity of the stage, taken in pairs (a set rewritten on a path
+         * where its batch might still be in flight makes ptxas serialize
+         * every wgmma). */
+        uint32_t frag[2][4][4];
+        int prev = -1; /* the stage whose last batch may still be in flight */
+        auto run_stage = [&](int set) {
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
             const uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
+            const uint32_t a_addr = smem_addr(st);
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
+                uint32_t(&a)[4][4] = frag[MR == 2 ? mi : set];
                 const int rb = q * 4 * MR + 4 * mi + wq;
                 uint4 w[VEC];
 #pragma unroll
@@ -358,41 +359,29 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
                 for (int step = 0; step < 4; step++)
                     dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.w.weight_type,
-                                            a[mi][step]);
-            }
-        };
-        /* stage s: wait for it, make its fragments in a, issue its wgmmas,
-         * then retire all but the newest batch (SETS == 2) or all of them,
-         * and hand the stage whose batch retired back to the producer */
-        auto run_stage = [&](uint32_t(&a)[MR][4][4]) {
-            dequant_stage(a);
-            const uint32_t a_addr = smem_addr(ring + (size_t)s * stage::BYTES);
-            wg_fence();
+                                            a[step]);
+                wg_fence();
 #pragma unroll
-            for (int step = 0; step < 4; step++)
-#pragma unroll
-                for (int mi = 0; mi < MR; mi++)
-                    wgmma_rs<TN, BF16>::run(acc[mi], a[mi][step], a_tile_desc(a_addr + step * 32));
-            wg_commit();
-            if constexpr (SETS == 2) {
+                for (int step = 0; step < 4; step++)
+                    wgmma_rs<TN, BF16>::run(acc[mi], a[step], a_tile_desc(a_addr + step * 32));
+                wg_commit();
                 wg_wait<1>();
-                if (prev >= 0)
-                    mbar_arrive(&empty[prev]);
-                prev = s;
-            } else {
-                wg_wait<0>();
-                mbar_arrive(&empty[s]);
+                /* the batch just retired was the previous stage's last */
+                if (mi == 0) {
+                    if (prev >= 0)
+                        mbar_arrive(&empty[prev]);
+                    prev = s;
+                }
             }
             advance();
         };
         int64_t c = c_begin;
-        for (; c + SETS <= c_end; c += SETS) {
-            run_stage(frag[0]);
-            if constexpr (SETS == 2)
-                run_stage(frag[SETS - 1]);
+        for (; c + 2 <= c_end; c += 2) {
+            run_stage(0);
+            run_stage(1);
         }
         if (c < c_end)
-            run_stage(frag[0]);
+            run_stage(0);
         wg_wait<0>();
         if (prev >= 0)
             mbar_arrive(&empty[prev]);
