@@ -56,13 +56,12 @@ const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, i
 /* ---- cuda (sm_90) ------------------------------------------------------------ */
 
 /* The decode family runs M up to this many tokens, the wgmma family above
- * (bench/results/h200-schedules.csv): with 4- and 8-bit weights the decode
- * kernel is ahead at M = 16 (48.6 vs 49.0 us on 14336x4096, 69.0 vs 81.8 on
- * 4096x14336) and 1.5-3x behind at 32; with 16-bit weights the wgmma kernel
- * is already ahead at M = 16 (35.7 vs 49.0 us, 57.2 vs 69.8), so there the
- * decode family keeps only M <= 8, where its 8-token tile wastes nothing. */
-#define CUDA_DECODE_MAX_M_QUANTIZED 16
-#define CUDA_DECODE_MAX_M_DENSE 8
+ * (bench/results/h200-schedules.csv, h200-schedules-dense-small-m.csv): at
+ * M = 16 the wgmma kernel is ahead for every weight type (uint4: 37.0 vs
+ * 47.4 us on 14336x4096, 61.3 vs 67.3 on 4096x14336; bf16: 35.2 vs 49.4,
+ * 38.1 vs 70.5), and for bf16 already at M = 12 (57.2 vs 60.2 us); the
+ * decode family keeps M <= 8, where its 8-token tile wastes nothing. */
+#define CUDA_DECODE_MAX_M 8
 
 /* The decode schedule (measured on an H200, bench/results/h200-*.csv): the
  * smallest token tile that holds M (64 above); two warps along K per row
@@ -88,19 +87,22 @@ static const ug_schedule_info *choose_mma(const ug_cuda_class *dev, int64_t m, i
 /* The wgmma schedule, read off bench/results/h200-schedules.csv (every
  * schedule forced at M = 16..4096 on 4096x14336 and 14336x4096, uint4 and
  * bf16 weights): 128-row tiles; the widest token tile up to the power of two
- * that holds M (32..256: narrow wgmmas cost more per flop); K over two CTAs
- * only when the tiles alone would leave more than a quarter of the SMs idle
- * (four never won); failing all, the pair that makes the most CTAs within
- * one wave. */
+ * that holds M (32..256: narrow wgmmas cost more per flop), but not below 64
+ * tokens from M = 64 on (at M = 64 on 4096x14336, t64 over two CTAs beats
+ * t32 over two by 9 % for bf16 and trails it by 4 % for uint4); K over two
+ * CTAs only when the tiles alone would leave more than a quarter of the SMs
+ * idle (four never won); failing all, the pair that makes the most CTAs
+ * within one wave. */
 static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, int64_t n,
                                          int64_t chunks)
 {
     const int64_t row_tiles = (n + 127) / 128;
     const int top = m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    const int bottom = top < 64 ? top : 64;
     const ug_schedule_info *best = NULL;
     int64_t best_ctas = -1;
     char name[32];
-    for (int t = top; t >= 32; t /= 2)
+    for (int t = top; t >= bottom; t /= 2)
         for (int s = 1; s <= 2; s++) {
             if (s > 1 && chunks < 16)
                 continue;
@@ -122,11 +124,10 @@ static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, in
 const ug_schedule_info *ug_heuristic_cuda(const ug_cuda_class *dev, int64_t m, int64_t n,
                                           int64_t k, const ug_weight_format *format)
 {
+    (void)format; /* the bounds measured so far hold for every format */
     const int64_t chunks = (k + 63) / 64;
-    const int bits = ug_dtype_bits(format->storage);
-    const int64_t decode_max = bits <= 8 ? CUDA_DECODE_MAX_M_QUANTIZED : CUDA_DECODE_MAX_M_DENSE;
     const ug_schedule_info *s = NULL;
-    if (m > decode_max)
+    if (m > CUDA_DECODE_MAX_M)
         s = choose_wg(dev, m, n, chunks);
     return s ? s : choose_mma(dev, m, n, chunks);
 }
