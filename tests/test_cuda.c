@@ -317,7 +317,8 @@ static void test_wg_schedules(void **state)
     ug_context_destroy(oracle);
 }
 
-/* M > 16 gets a wg schedule by default and M <= 16 a decode one; a wg
+/* M > 8 gets a wg schedule by default and M <= 8 a decode one (the bound
+ * of src/dispatch/heuristic.c); a wg
  * schedule that splits K into more CTAs than K has chunks, or an unknown
  * token tile, is refused by name. */
 static void test_wg_choice_and_refusals(void **state)
@@ -339,7 +340,7 @@ static void test_wg_choice_and_refusals(void **state)
     static const struct {
         int64_t m;
         const char *prefix;
-    } defaults[] = {{1, "mma-"}, {16, "mma-"}, {17, "wg-"}, {4097, "wg-"}};
+    } defaults[] = {{1, "mma-"}, {8, "mma-"}, {9, "wg-"}, {4097, "wg-"}};
     for (size_t i = 0; i < 4; i++) {
         d.m = defaults[i].m;
         ug_plan *plan = NULL;
