@@ -16,7 +16,7 @@
  *     packed codes, gemm_launch.cu) and the group rows of scales, biases and
  *     zero points. Few large copies matter: each copy instruction costs the
  *     issuing SM about 70 ns, so a stage of 8*MR separate chunk copies took
- *     longer to fill than its wgmmas take to run (bench/results README);
+ *     longer to fill than its wgmmas take to run (docs/cuda.md);
  *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
  *     wgmma register-A layout, one row block per warp). For each stage and

@@ -108,17 +108,17 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         int sb = w->scale_type == UG_KF32 ? 4 : 2;
         CUtensorMapDataType st = sb == 4 ? CU_TENSOR_MAP_DATA_TYPE_UINT32 : CU_TENSOR_MAP_DATA_TYPE_UINT16;
         cuuint64_t dims[2] = {(cuuint64_t)w->n_pad, (cuuint64_t)w->groups};
-        cuuint64_t strides[1] = {(cuuint64_t)(w->n_pad * sb)};
+        cuuint64_t param_stride[1] = {(cuuint64_t)(w->n_pad * sb)};
+        cuuint64_t zero_stride[1] = {(cuuint64_t)w->n_pad}; /* one byte per zero point */
         cuuint32_t box[2] = {(cuuint32_t)rows, w->group_shift == 5 ? 2u : 1u};
-        ok = encode_map(encode, &maps.scales, st, 2, w->scales, dims, strides, box,
+        ok = encode_map(encode, &maps.scales, st, 2, w->scales, dims, param_stride, box,
                         CU_TENSOR_MAP_SWIZZLE_NONE);
         if (ok && w->biases)
-            ok = encode_map(encode, &maps.biases, st, 2, w->biases, dims, strides, box,
+            ok = encode_map(encode, &maps.biases, st, 2, w->biases, dims, param_stride, box,
                             CU_TENSOR_MAP_SWIZZLE_NONE);
-        strides[0] = (cuuint64_t)w->n_pad;
         if (ok && w->zeros)
             ok = encode_map(encode, &maps.zeros, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, w->zeros, dims,
-                            strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
+                            zero_stride, box, CU_TENSOR_MAP_SWIZZLE_NONE);
     }
     if (!ok)
         return cudaErrorInvalidValue;

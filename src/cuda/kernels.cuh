@@ -79,9 +79,10 @@ cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
  * (16..256) tokens; a producer warp moves A (128-byte swizzle), the packed
  * weights and their group parameters with one tensor copy (TMA) each per
  * stage through a ring of shared-memory stages, two consumer warpgroups
- * dequantize their rows into registers and issue wgmma. With splits > 1, a cluster of that many
- * CTAs shares one tile's K and the partial tiles meet in rank 0's epilogue
- * through distributed shared memory (deterministic, no workspace). */
+ * dequantize their rows into registers and issue wgmma. With splits > 1, a
+ * cluster of that many CTAs shares one tile's K and the partial tiles meet
+ * in rank 0's epilogue through distributed shared memory (deterministic, no
+ * workspace). */
 typedef struct ug_gemm_params {
     ug_kernel_weights w;
     int64_t m, k; /* A's logical shape; A itself comes through the tensor map */
