@@ -15,7 +15,7 @@ log=$out/h200-final-check.log
   echo "== $(date -u) $(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader)"
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null 2>&1
   cmake --build build-gpu -j 16 2>&1 | grep -E -A12 'FAILED|error' | head -40
-  echo "== ctest"; ctest --test-dir build-gpu -j 4 2>&1 | tail -6
+  echo "== ctest"; ctest --test-dir build-gpu -j 4 2>&1 | grep -E "tests passed|FAILED|Failed|Skipped|\*\*\*"
   echo "== sanitize"; scripts/gpu-sanitize.sh build-gpu /tmp/sanitize >/dev/null 2>&1
   echo "rc $?"; cat /tmp/sanitize/summary.txt
 } 2>&1 | tee "$log"

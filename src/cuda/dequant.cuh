@@ -112,30 +112,53 @@ template <typename Act> struct group_state {
     /* Group gi of rows row0 and row0 + 8; src points at group row 0 (its
      * arrays may live in global or shared memory). Integer work where it
      * gives the same bits: a scale or bias already in the activation type
-     * is broadcast as it is, and magic + offset (offset < 256) is the
-     * magic's bit pattern with the offset in its low mantissa bits (exact
-     * for f16 and f32; for bf16, only 4-bit codes read `sub`, offset < 16). */
+     * is broadcast as it is (one branch on the type for all four), and
+     * magic + offset (offset < 256) is the magic's bit pattern with the
+     * offset in its low mantissa bits (exact for f16 and f32; for bf16, only
+     * 4-bit codes read `sub`, offset < 16). */
     __device__ __forceinline__ void load(const group_source &src, int64_t gi, int64_t row0)
     {
+        const int64_t at = gi * src.stride + row0;
+        if (src.scale_type == (Act::is_f16 ? UG_KF16 : UG_KBF16)) {
+            const uint16_t *s = (const uint16_t *)src.scales + at;
+            const uint16_t *b = (const uint16_t *)src.biases + at;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                scale[h] = broadcast(s[8 * h]);
+                bias[h] = src.biases ? broadcast(b[8 * h]) : Act::from_float(0.0f);
+            }
+        } else {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                scale[h] = Act::from_float(load_float(src.scales, src.scale_type, at + 8 * h));
+                bias[h] = src.biases ? Act::from_float(load_float(src.biases, src.scale_type, at + 8 * h))
+                                     : Act::from_float(0.0f);
+            }
+        }
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            int64_t at = gi * src.stride + row0 + 8 * h;
-            scale[h] = param(src.scales, src.scale_type, at);
-            bias[h] = src.biases ? param(src.biases, src.scale_type, at) : Act::from_float(0.0f);
-            uint32_t offset = src.zeros ? (uint32_t)src.zeros[at] : (uint32_t)src.code_offset;
-            sub[h] = as_t2<typename Act::T2>(((Act::magic4 & 0xFFFFu) | offset) * 0x10001u);
+            uint32_t offset = src.zeros ? (uint32_t)src.zeros[at + 8 * h] : (uint32_t)src.code_offset;
+            sub[h] = broadcast((Act::magic4 & 0xFFFFu) | offset);
             sub_f32[h] = __uint_as_float(0x4B000000u | offset); /* 2^23 + offset */
         }
     }
 
   private:
-    static __device__ __forceinline__ typename Act::T2 param(const void *base, int type, int64_t at)
+    /* a 16-bit pattern in both halves */
+    static __device__ __forceinline__ typename Act::T2 broadcast(uint32_t bits16)
     {
-        if (type == (Act::is_f16 ? UG_KF16 : UG_KBF16))
-            return as_t2<typename Act::T2>((uint32_t)((const uint16_t *)base)[at] * 0x10001u);
-        return Act::from_float(load_float(base, type, at));
+        return as_t2<typename Act::T2>(__byte_perm(bits16, 0, 0x1010));
     }
 };
+
+/* (x & mask) | bits in one LOP3: written out because with both constants
+ * as immediates the compiler splits it into two instructions. */
+__device__ __forceinline__ uint32_t and_or(uint32_t x, uint32_t mask, uint32_t bits)
+{
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(x), "r"(mask), "r"(bits));
+    return d;
+}
 
 /* The 4 mma A registers of k16 step `step` of a chunk held in `v`. */
 template <int BITS, typename Act>
@@ -147,7 +170,7 @@ __device__ __forceinline__ void dequant_step(const uint4 *v, int step, const gro
         uint32_t x = step == 0 ? v[0].x : step == 1 ? v[0].y : step == 2 ? v[0].z : v[0].w;
 #pragma unroll
         for (int r = 0; r < 4; r++) {
-            uint32_t q = ((x >> (4 * r)) & 0x000F000Fu) | Act::magic4;
+            uint32_t q = and_or(x >> (4 * r), 0x000F000Fu, Act::magic4);
             T2 d = __hsub2(as_t2<T2>(q), gs.sub[r & 1]);
             a[r] = as_u32(__hfma2(d, gs.scale[r & 1], gs.bias[r & 1]));
         }

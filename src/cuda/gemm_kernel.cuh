@@ -266,6 +266,17 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         const uint32_t param_bytes =
             BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.w.biases ? 2 : 1) + (p.w.zeros ? 1 : 0)))
                       : 0u;
+        if (warp == 8) {
+            /* each lane's tensor map into the cache before its first copy */
+            const CUtensorMap *map = lane == 0   ? &maps.a
+                                     : lane == 1 ? &maps.codes
+                                     : lane == 2 ? &maps.scales
+                                     : lane == 3 ? &maps.biases
+                                                 : &maps.zeros;
+            if (lane == 0 || lane == 1 || (BITS <= 8 && lane == 2) ||
+                (BITS <= 8 && lane == 3 && p.w.biases) || (BITS <= 8 && lane == 4 && p.w.zeros))
+                asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)map) : "memory");
+        }
         for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
             if (warp == 8) {
                 const int nt = (int)(tile / p.tiles_m), m0 = (int)(tile % p.tiles_m) * TN;
@@ -309,6 +320,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* C takes one vector access per four outputs of a row run */
     const int c_bytes = p.out.c_type == UG_KF32 ? 4 : 2;
     const bool c_vec = (uintptr_t)p.out.c % (4 * c_bytes) == 0 && p.out.ldc % 4 == 0;
+    /* descriptor of stage s's A tile at k16 step j: desc_ring + s * (BYTES
+     * >> 4) + 2 * j (its address field counts 16-byte units) */
+    const uint64_t desc_ring = a_tile_desc(smem_addr(ring));
 
     for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
         const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
@@ -335,7 +349,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
             const uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
-            const uint32_t a_addr = smem_addr(st);
+            const uint64_t desc = desc_ring + (uint64_t)(s * (stage::BYTES >> 4));
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
                 uint32_t(&a)[4][4] = frag[MR == 2 ? mi : set];
@@ -363,7 +377,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 wg_fence();
 #pragma unroll
                 for (int step = 0; step < 4; step++)
-                    wgmma_rs<TN, BF16>::run(acc[mi], a[step], a_tile_desc(a_addr + step * 32));
+                    wgmma_rs<TN, BF16>::run(acc[mi], a[step], desc + 2 * step);
                 wg_commit();
                 wg_wait<1>();
                 /* the batch just retired was the previous stage's last */
