@@ -120,12 +120,11 @@ template <typename Act> struct group_state {
     {
         const int64_t at = gi * src.stride + row0;
         if (src.scale_type == (Act::is_f16 ? UG_KF16 : UG_KBF16)) {
-            const uint16_t *s = (const uint16_t *)src.scales + at;
-            const uint16_t *b = (const uint16_t *)src.biases + at;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                scale[h] = broadcast(s[8 * h]);
-                bias[h] = src.biases ? broadcast(b[8 * h]) : Act::from_float(0.0f);
+                scale[h] = broadcast(((const uint16_t *)src.scales)[at + 8 * h]);
+                bias[h] = src.biases ? broadcast(((const uint16_t *)src.biases)[at + 8 * h])
+                                     : Act::from_float(0.0f);
             }
         } else {
 #pragma unroll

@@ -266,17 +266,6 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         const uint32_t param_bytes =
             BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.w.biases ? 2 : 1) + (p.w.zeros ? 1 : 0)))
                       : 0u;
-        if (warp == 8) {
-            /* each lane's tensor map into the cache before its first copy */
-            const CUtensorMap *map = lane == 0   ? &maps.a
-                                     : lane == 1 ? &maps.codes
-                                     : lane == 2 ? &maps.scales
-                                     : lane == 3 ? &maps.biases
-                                                 : &maps.zeros;
-            if (lane == 0 || lane == 1 || (BITS <= 8 && lane == 2) ||
-                (BITS <= 8 && lane == 3 && p.w.biases) || (BITS <= 8 && lane == 4 && p.w.zeros))
-                asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)map) : "memory");
-        }
         for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
             if (warp == 8) {
                 const int nt = (int)(tile / p.tiles_m), m0 = (int)(tile % p.tiles_m) * TN;
