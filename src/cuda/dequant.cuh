@@ -2,7 +2,8 @@
  * dequant.cuh - what the CUDA kernels share to turn packed codes into
  * tensor-core operands: activation-type traits (f16, bf16) with their
  * mma.sync form, float loads and stores by type code, the per-group state
- * (scale, bias, magic + zero point for rows g and g + 8 of a row block) and
+ * (scale, bias, magic + zero point for rows g and g + 8 of a row block, also
+ * in a packed 16-byte form per row that the wgmma kernel stages) and
  * dequant_step, which makes the four mma/wgmma "A" registers of one k16
  * step from the 16-byte words a lane holds of a chunk (layout:
  * gpu_layout.cuh). The dequantized weight is (code - zero) * scale + bias,
@@ -103,6 +104,55 @@ struct group_source {
     int scale_type, code_offset;
 };
 
+/* One row's group parameters as stored: scale and bias bits (f32, or a
+ * 16-bit value in the low half; bias 0 when the method has none) and the
+ * zero point or code offset. Read with one predicated load each, so that a
+ * caller can have several rows' loads in flight. */
+struct group_raw_row {
+    uint32_t scale, bias, zero;
+};
+
+__device__ __forceinline__ group_raw_row read_group_row(const group_source &src, int64_t at)
+{
+    const bool wide = src.scale_type == UG_KF32;
+    group_raw_row r;
+    r.scale = wide ? ((const uint32_t *)src.scales)[at] : ((const uint16_t *)src.scales)[at];
+    r.bias = !src.biases ? 0u
+             : wide      ? ((const uint32_t *)src.biases)[at]
+                         : ((const uint16_t *)src.biases)[at];
+    r.zero = src.zeros ? (uint32_t)src.zeros[at] : (uint32_t)src.code_offset;
+    return r;
+}
+
+/* A scale or bias in the activation type, broadcast to both halves. Integer
+ * work where it gives the same bits: a value already in the activation type
+ * is broadcast as it is. */
+template <typename Act>
+__device__ __forceinline__ typename Act::T2 group_value(uint32_t raw, int scale_type)
+{
+    if (scale_type == (Act::is_f16 ? UG_KF16 : UG_KBF16))
+        return as_t2<typename Act::T2>(__byte_perm(raw, 0, 0x1010));
+    const float f = scale_type == UG_KF32 ? __uint_as_float(raw)
+                    : scale_type == UG_KF16 ? __half2float(__ushort_as_half((unsigned short)raw))
+                                            : __bfloat162float(__ushort_as_bfloat16((unsigned short)raw));
+    return Act::from_float(f);
+}
+
+/* One row's dequantization state packed in 16 bytes: scale, bias and
+ * magic + zero point as activation-type pairs, and 2^23 + zero point as f32
+ * bits. magic + offset (offset < 256) is the magic's bit pattern with the
+ * offset in its low mantissa bits (exact for f16 and f32; for bf16, only
+ * 4-bit codes read it, offset < 16). */
+template <typename Act> __device__ __forceinline__ uint4 pack_group_row(const group_raw_row &r, int scale_type)
+{
+    uint4 v;
+    v.x = as_u32(group_value<Act>(r.scale, scale_type));
+    v.y = as_u32(group_value<Act>(r.bias, scale_type));
+    v.z = __byte_perm((Act::magic4 & 0xFFFFu) | r.zero, 0, 0x1010);
+    v.w = 0x4B000000u | r.zero;
+    return v;
+}
+
 /* Rows g and g+8 of the warp's row block ([0] and [1]): scale, bias and the
  * subtrahend magic + zero point, broadcast to both halves. */
 template <typename Act> struct group_state {
@@ -110,43 +160,22 @@ template <typename Act> struct group_state {
     float sub_f32[2]; /* 8-bit codes with bf16 activations go through f32 */
 
     /* Group gi of rows row0 and row0 + 8; src points at group row 0 (its
-     * arrays may live in global or shared memory). Integer work where it
-     * gives the same bits: a scale or bias already in the activation type
-     * is broadcast as it is (one branch on the type for all four), and
-     * magic + offset (offset < 256) is the magic's bit pattern with the
-     * offset in its low mantissa bits (exact for f16 and f32; for bf16, only
-     * 4-bit codes read `sub`, offset < 16). */
+     * arrays may live in global or shared memory). */
     __device__ __forceinline__ void load(const group_source &src, int64_t gi, int64_t row0)
     {
         const int64_t at = gi * src.stride + row0;
-        if (src.scale_type == (Act::is_f16 ? UG_KF16 : UG_KBF16)) {
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                scale[h] = broadcast(((const uint16_t *)src.scales)[at + 8 * h]);
-                bias[h] = src.biases ? broadcast(((const uint16_t *)src.biases)[at + 8 * h])
-                                     : Act::from_float(0.0f);
-            }
-        } else {
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                scale[h] = Act::from_float(load_float(src.scales, src.scale_type, at + 8 * h));
-                bias[h] = src.biases ? Act::from_float(load_float(src.biases, src.scale_type, at + 8 * h))
-                                     : Act::from_float(0.0f);
-            }
-        }
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            uint32_t offset = src.zeros ? (uint32_t)src.zeros[at + 8 * h] : (uint32_t)src.code_offset;
-            sub[h] = broadcast((Act::magic4 & 0xFFFFu) | offset);
-            sub_f32[h] = __uint_as_float(0x4B000000u | offset); /* 2^23 + offset */
-        }
+        const group_raw_row r0 = read_group_row(src, at), r1 = read_group_row(src, at + 8);
+        set(0, pack_group_row<Act>(r0, src.scale_type));
+        set(1, pack_group_row<Act>(r1, src.scale_type));
     }
 
-  private:
-    /* a 16-bit pattern in both halves */
-    static __device__ __forceinline__ typename Act::T2 broadcast(uint32_t bits16)
+    /* Row h (0: g, 1: g + 8) from its packed form (pack_group_row). */
+    __device__ __forceinline__ void set(int h, const uint4 &v)
     {
-        return as_t2<typename Act::T2>(__byte_perm(bits16, 0, 0x1010));
+        scale[h] = as_t2<typename Act::T2>(v.x);
+        bias[h] = as_t2<typename Act::T2>(v.y);
+        sub[h] = as_t2<typename Act::T2>(v.z);
+        sub_f32[h] = __uint_as_float(v.w);
     }
 };
 

@@ -8,28 +8,35 @@
  * A CTA is two consumer warpgroups and a producer warpgroup (registers
  * moved from the producer to the consumers with setmaxnreg), and owns tiles
  * of 128*MR rows of W (MR = 1, 2) x TN tokens:
- *   - the producer (one warp): for each 64-k chunk it waits until a ring
- *     stage is free, then fills it with one tensor copy (TMA) per operand,
- *     each issued by its own lane and all completing on the stage's "full"
- *     mbarrier: the A tile [TN][64] (128-byte swizzle, zero fill past M and
- *     K), the tile's 8*MR weight chunks (one box of the 4-d view of the
- *     packed codes, gemm_launch.cu) and the group rows of scales, biases and
- *     zero points. Few large copies matter: each copy instruction costs the
- *     issuing SM about 70 ns, so a stage of 8*MR separate chunk copies took
- *     longer to fill than its wgmmas take to run (docs/cuda.md);
+ *   - the producer: for each 64-k chunk warp 8 waits until a ring stage is
+ *     free, then one lane fills it with two tensor copies (TMA) completing
+ *     on the stage's "full" mbarrier: the A tile [TN][64] (128-byte swizzle,
+ *     zero fill past M and K) and the tile's 8*MR weight chunks (one box of
+ *     the 4-d view of the packed codes, gemm_launch.cu). Few copies matter:
+ *     each costs the SM's copy engine a fixed ~100-300 cycles whatever its
+ *     size (docs/cuda.md). So the group parameters go another way: warps
+ *     9-11 take the chunks in turn, read the chunk's group rows of scales,
+ *     biases and zero points from global memory (warming L2 three chunks
+ *     ahead), convert them into each row's packed dequantization state
+ *     (pack_group_row, 16 bytes) and store that into the stage, then all 32
+ *     lanes arrive on "full" too;
  *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
  *     wgmma register-A layout, one row block per warp). For each stage and
- *     64 of its rows it dequantizes the weight fragments from shared memory
- *     into registers and issues 4 wgmmas, keeping that batch in flight
+ *     64 of its rows it reads its two rows' packed group state, dequantizes
+ *     the weight fragments from shared memory into registers and issues 4
+ *     wgmmas, keeping that batch in flight
  *     while it makes the next one's fragments (wait_group 1, two register
  *     sets); a stage goes back to the producer once its batches have
  *     retired (every consumer thread arrives on its "empty" mbarrier, after
  *     its own reads of the stage);
- *   - epilogue: alpha, bias, beta * C, rounded to C's type, staged per warp
- *     through shared memory so that each thread stores runs of four
- *     consecutive outputs (scattered 2-byte stores straight from the
- *     accumulators took 13 % of a large layer's time).
+ *   - epilogue: alpha, bias (beta * C), rounded to C's type. A 16-bit C
+ *     without beta leaves through tensor stores: per warpgroup and 32
+ *     tokens, stmatrix writes the outputs into one of two swizzled staging
+ *     boxes and one thread stores the box, so the consumers go on to the
+ *     next tile while C drains (the stores clip at M and N). Otherwise
+ *     the warpgroup stages f32 values and each thread stores runs of eight
+ *     consecutive outputs.
  * MR = 2 halves the activation bytes each stage brings per multiply-add;
  * MR = 1 allows token tiles up to 256.
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
@@ -53,21 +60,33 @@
 
 #define UG_GEMM_THREADS 384 /* two consumer warpgroups and a producer warpgroup */
 #define UG_GEMM_MAX_STAGES 8
-/* The epilogue's staging buffers, after the ring: per consumer warp, 32
- * tokens x 16 rows of f32 at a row stride of EPI_STRIDE floats. */
-#define EPI_STRIDE 20
-#define UG_GEMM_EPILOGUE_BYTES (8 * 32 * EPI_STRIDE * 4)
+/* The epilogue's staging buffers, after the ring: per consumer warpgroup,
+ * 32 tokens x 64 rows of f32 at a token stride of EPI_ROW_STRIDE floats (the
+ * tensor-store path uses the first 16 KB as 2 x 2 boxes of 32 x 64 16-bit
+ * outputs). */
+#define EPI_ROW_STRIDE 68
+#define UG_GEMM_EPILOGUE_BYTES (2 * 32 * EPI_ROW_STRIDE * 4)
 
 /* Bytes of one ring stage for a code width, 128*MR rows of W and a token
- * tile: the A tile, the tile's 8*MR weight chunks, and (quantized) up to two
- * group rows of scales, biases and zero points. Every part is a multiple of
- * 1024 bytes, so A tiles stay 1024-aligned for the 128-byte swizzle. */
+ * tile: the A tile, the tile's 8*MR weight chunks, and (quantized) the
+ * packed group state of every row for up to two group rows ([2][128*MR] x
+ * 16 bytes). Every part is a multiple of 1024 bytes, so A tiles stay
+ * 1024-aligned for the 128-byte swizzle. */
 template <int BITS, int MR, int TN> struct gemm_stage {
     static constexpr int A_BYTES = TN * 128;
     static constexpr int W_BYTES = 8 * MR * 128 * BITS;
-    static constexpr int SCALES = 0, BIASES = 1024 * MR, ZEROS = 2048 * MR;
-    static constexpr int P_BYTES = BITS <= 8 ? 3072 * MR : 0;
+    static constexpr int P_BYTES = BITS <= 8 ? 4096 * MR : 0;
     static constexpr int BYTES = A_BYTES + W_BYTES + P_BYTES;
+};
+
+/* Registers per thread after setmaxnreg: the producer warpgroup's and the
+ * consumers'. 128 * producer + 256 * consumer may not exceed the launch's
+ * 384 x 168 (a larger request blocks forever). Quantized formats give the
+ * producer warpgroup more for its group-parameter warps. */
+template <int BITS> struct gemm_regs {
+    static constexpr int PRODUCER = BITS <= 8 ? 56 : 40;
+    static constexpr int CONSUMER = BITS <= 8 ? 224 : 232;
+    static_assert(128 * PRODUCER + 256 * CONSUMER <= 384 * 168, "register budget");
 };
 
 /* ---- shared-memory barriers, copies, wgmma fences ------------------------- */
@@ -127,6 +146,43 @@ __device__ __forceinline__ void tma_load_4d(void *dst, const CUtensorMap *map, i
                  : "memory");
 }
 
+/* A box of shared memory out to a 2-d tensor map at (x0, x1), committed as
+ * one bulk group of this thread; parts of the box outside the tensor are not
+ * written. */
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, const void *src, int x0, int x1)
+{
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
+                 "cp.async.bulk.commit_group;\n" ::"l"((uint64_t)map),
+                 "r"(x0), "r"(x1), "r"(smem_addr(src))
+                 : "memory");
+}
+
+/* Wait until at most N of this thread's bulk groups still read shared
+ * memory; bulk_wait_all: until all of them are complete. */
+template <int N> __device__ __forceinline__ void bulk_wait_read()
+{
+    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void bulk_wait_all()
+{
+    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+}
+
+/* This thread's shared-memory writes, made visible to tensor copies. */
+__device__ __forceinline__ void fence_async_smem()
+{
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+/* Four 8x8 16-bit matrices from their mma fragments (r[i]: matrix i), each
+ * stored transposed: lane l gives the address of row l % 8 of matrix l / 8. */
+__device__ __forceinline__ void stmatrix_x4_trans(uint32_t addr, const uint32_t r[4])
+{
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+                 "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+                 : "memory");
+}
+
 __device__ __forceinline__ void wg_fence()
 {
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -160,16 +216,15 @@ __device__ __forceinline__ uint64_t a_tile_desc(uint32_t addr)
            ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 
-/* Outputs C[at .. at + valid - 1] = v (+ beta * C), rounded to C's type;
- * with `vec` (C and ldc aligned for it) and four valid, one 8- or 16-byte
- * access each way. */
-__device__ __forceinline__ void store_quad(const ug_kernel_output &o, int64_t at, float4 v, int valid,
+/* Outputs C[at .. at + valid - 1] = x (+ beta * C), rounded to C's type;
+ * with `vec` (C and ldc aligned for it) and all eight valid, 16-byte
+ * accesses each way. */
+__device__ __forceinline__ void store_run8(const ug_kernel_output &o, int64_t at, float *x, int valid,
                                            bool vec)
 {
-    float x[4] = {v.x, v.y, v.z, v.w};
-    if (!vec || valid < 4) {
+    if (!vec || valid < 8) {
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
+        for (int e = 0; e < 8; e++) {
             if (e >= valid)
                 break;
             float out = x[e];
@@ -182,36 +237,45 @@ __device__ __forceinline__ void store_quad(const ug_kernel_output &o, int64_t at
     if (o.c_type == UG_KF32) {
         float4 *c = (float4 *)((float *)o.c + at);
         if (o.beta != 0.0f) {
-            float4 old = *c;
-            x[0] = fmaf(o.beta, old.x, x[0]);
-            x[1] = fmaf(o.beta, old.y, x[1]);
-            x[2] = fmaf(o.beta, old.z, x[2]);
-            x[3] = fmaf(o.beta, old.w, x[3]);
+            const float4 old0 = c[0], old1 = c[1];
+            const float old[8] = {old0.x, old0.y, old0.z, old0.w, old1.x, old1.y, old1.z, old1.w};
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                x[e] = fmaf(o.beta, old[e], x[e]);
         }
-        *c = make_float4(x[0], x[1], x[2], x[3]);
+        c[0] = make_float4(x[0], x[1], x[2], x[3]);
+        c[1] = make_float4(x[4], x[5], x[6], x[7]);
         return;
     }
-    uint2 *c = (uint2 *)((uint16_t *)o.c + at);
+    uint4 *c = (uint4 *)((uint16_t *)o.c + at);
     if (o.beta != 0.0f) {
-        uint2 old = *c;
-        uint32_t w[2] = {old.x, old.y};
-        for (int h = 0; h < 2; h++) {
+        const uint4 old = *c;
+        const uint32_t w[4] = {old.x, old.y, old.z, old.w};
+#pragma unroll
+        for (int h = 0; h < 4; h++) {
             float2 f = o.c_type == UG_KF16 ? __half22float2(as_t2<__half2>(w[h]))
                                            : __bfloat1622float2(as_t2<__nv_bfloat162>(w[h]));
             x[2 * h] = fmaf(o.beta, f.x, x[2 * h]);
             x[2 * h + 1] = fmaf(o.beta, f.y, x[2 * h + 1]);
         }
     }
-    if (o.c_type == UG_KF16)
-        *c = make_uint2(as_u32(__floats2half2_rn(x[0], x[1])), as_u32(__floats2half2_rn(x[2], x[3])));
-    else
-        *c = make_uint2(as_u32(__floats2bfloat162_rn(x[0], x[1])),
-                        as_u32(__floats2bfloat162_rn(x[2], x[3])));
+    uint32_t packed[4];
+#pragma unroll
+    for (int h = 0; h < 4; h++)
+        packed[h] = o.c_type == UG_KF16 ? as_u32(__floats2half2_rn(x[2 * h], x[2 * h + 1]))
+                                        : as_u32(__floats2bfloat162_rn(x[2 * h], x[2 * h + 1]));
+    *c = make_uint4(packed[0], packed[1], packed[2], packed[3]);
 }
 
 __device__ __forceinline__ void consumers_sync()
 {
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
+}
+
+/* The 128 threads of consumer warpgroup q (named barriers 2 and 3). */
+__device__ __forceinline__ void warpgroup_sync(int q)
+{
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + q) : "memory");
 }
 
 /* ---- the kernel ----------------------------------------------------------- */
@@ -241,7 +305,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 
     if (threadIdx.x == 0) {
         for (int i = 0; i < p.stages; i++) {
-            mbar_init(&full[i], 1);
+            /* warp 8's expect_tx, and for quantized formats the 32 lanes of
+             * the warp that staged the group state */
+            mbar_init(&full[i], BITS <= 8 ? 33 : 1);
             mbar_init(&empty[i], 256); /* one arrival per consumer thread */
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -258,36 +324,72 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     };
 
     if (warp >= 8) {
-        /* ---- producer warpgroup: warp 8 fills the ring, one lane per
-         * tensor copy; the other warps only take part in cluster barriers ---- */
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        /* ---- producer warpgroup: warp 8 fills the ring with the tensor
+         * copies, warps 9-11 stage the group state of quantized formats
+         * (chunk c by warp 9 + c % 3); all four take part in cluster
+         * barriers ---- */
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(gemm_regs<BITS>::PRODUCER));
         const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;
         const int group_rows = p.w.group_shift == 5 ? 2 : 1;
-        const uint32_t param_bytes =
-            BITS <= 8 ? (uint32_t)(group_rows * ROWS * (sb * (p.w.biases ? 2 : 1) + (p.w.zeros ? 1 : 0)))
-                      : 0u;
+        const group_source src = {p.w.scales, p.w.biases, p.w.zeros, p.w.n_pad, p.w.scale_type,
+                                  p.w.code_offset};
         for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
+            const int nt = (int)(tile / p.tiles_m), m0 = (int)(tile % p.tiles_m) * TN;
             if (warp == 8) {
-                const int nt = (int)(tile / p.tiles_m), m0 = (int)(tile % p.tiles_m) * TN;
                 for (int64_t c = c_begin; c < c_end; c++) {
                     mbar_wait(&empty[s], phase ^ 1);
                     uint8_t *st = ring + (size_t)s * stage::BYTES;
-                    uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
-                    const int gi = p.w.group_shift < 0 ? 0 : (int)((c * 64) >> p.w.group_shift);
-                    if (lane == 0)
-                        mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES) + param_bytes);
-                    __syncwarp();
-                    if (lane == 0)
+                    if (lane == 0) {
+                        mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES));
                         tma_load_2d(st, &maps.a, (int)(c * 64), m0, &full[s]);
-                    else if (lane == 1)
                         tma_load_4d(st + stage::A_BYTES, &maps.codes, 0, 0, (int)c, nt * BLOCKS,
                                     &full[s]);
-                    else if (BITS <= 8 && lane == 2)
-                        tma_load_2d(par + stage::SCALES, &maps.scales, nt * ROWS, gi, &full[s]);
-                    else if (BITS <= 8 && lane == 3 && p.w.biases)
-                        tma_load_2d(par + stage::BIASES, &maps.biases, nt * ROWS, gi, &full[s]);
-                    else if (BITS <= 8 && lane == 4 && p.w.zeros)
-                        tma_load_2d(par + stage::ZEROS, &maps.zeros, nt * ROWS, gi, &full[s]);
+                    }
+                    __syncwarp();
+                    advance();
+                }
+            } else if (BITS <= 8) {
+                for (int64_t c = c_begin; c < c_end; c++) {
+                    if ((int)(c % 3) == warp - 9) {
+                        if (c + 3 < c_end) {
+                            /* warm L2 with this warp's next chunk: its group
+                             * rows of scales, biases and zeros, one line per lane */
+                            const int64_t gn = p.w.group_shift < 0 ? 0 : ((c + 3) * 64) >> p.w.group_shift;
+                            const int lines = ROWS * sb / 128;
+#pragma unroll 1
+                            for (int gr = 0; gr < group_rows; gr++) {
+                                const int64_t at = (gn + gr) * p.w.n_pad + (int64_t)nt * ROWS;
+                                const uint8_t *line = NULL;
+                                if (lane < lines)
+                                    line = (const uint8_t *)p.w.scales + at * sb + lane * 128;
+                                else if (lane < 2 * lines && p.w.biases)
+                                    line = (const uint8_t *)p.w.biases + at * sb + (lane - lines) * 128;
+                                else if (lane < 2 * lines + ROWS / 128 && p.w.zeros)
+                                    line = p.w.zeros + at + (lane - 2 * lines) * 128;
+                                if (line)
+                                    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(line));
+                            }
+                        }
+                        mbar_wait(&empty[s], phase ^ 1);
+                        uint8_t *state = ring + (size_t)s * stage::BYTES + stage::A_BYTES + stage::W_BYTES;
+                        const int64_t gi = p.w.group_shift < 0 ? 0 : (c * 64) >> p.w.group_shift;
+#pragma unroll 1
+                        for (int gr = 0; gr < group_rows; gr++)
+#pragma unroll 1
+                            for (int r0 = 0; r0 < ROWS; r0 += 128) {
+                                /* rows r0 + lane + 32 i: four rows' loads in flight */
+                                const int64_t at = (gi + gr) * p.w.n_pad + (int64_t)nt * ROWS + r0 + lane;
+                                group_raw_row raw[4];
+#pragma unroll
+                                for (int i = 0; i < 4; i++)
+                                    raw[i] = read_group_row(src, at + 32 * i);
+#pragma unroll
+                                for (int i = 0; i < 4; i++)
+                                    *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =
+                                        pack_group_row<Act>(raw[i], p.w.scale_type);
+                            }
+                        mbar_arrive(&full[s]);
+                    }
                     advance();
                 }
             }
@@ -302,13 +404,14 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 
     /* ---- consumer warpgroups: warp w of warpgroup q owns row block
      * q*4*MR + 4*mi + w of the tile in its mi-th wgmma ---- */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(gemm_regs<BITS>::CONSUMER));
     const int ct = threadIdx.x;          /* 0..255 */
     const int q = warp >> 2, wq = warp & 3;
     const int g = lane >> 2, t = lane & 3;
-    /* C takes one vector access per four outputs of a row run */
+    /* C takes 16-byte accesses for runs of eight outputs */
     const int c_bytes = p.out.c_type == UG_KF32 ? 4 : 2;
-    const bool c_vec = (uintptr_t)p.out.c % (4 * c_bytes) == 0 && p.out.ldc % 4 == 0;
+    const bool c_vec = (uintptr_t)p.out.c % (8 * c_bytes) == 0 && p.out.ldc % 8 == 0;
+    uint32_t epi_pass = 0; /* tensor-store passes so far: staging box epi_pass % 2 */
     /* descriptor of stage s's A tile at k16 step j: desc_ring + s * (BYTES
      * >> 4) + 2 * j (its address field counts 16-byte units) */
     const uint64_t desc_ring = a_tile_desc(smem_addr(ring));
@@ -337,7 +440,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         auto run_stage = [&](int set) {
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
-            const uint8_t *par = st + stage::A_BYTES + stage::W_BYTES;
+            const uint4 *state = (const uint4 *)(st + stage::A_BYTES + stage::W_BYTES);
             const uint64_t desc = desc_ring + (uint64_t)(s * (stage::BYTES >> 4));
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
@@ -349,14 +452,13 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     w[v] = *(const uint4 *)(st + stage::A_BYTES + rb * CHUNK + v * 512 + lane * 16);
                 group_state<Act> gs0, gs1;
                 if constexpr (BITS <= 8) {
-                    const group_source src = {par + stage::SCALES,
-                                              p.w.biases ? par + stage::BIASES : NULL,
-                                              p.w.zeros ? par + stage::ZEROS : NULL, ROWS,
-                                              p.w.scale_type, p.w.code_offset};
-                    gs0.load(src, 0, rb * 16 + g);
-                    if (p.w.group_shift == 5)
-                        gs1.load(src, 1, rb * 16 + g);
-                    else
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        gs0.set(h, state[rb * 16 + g + 8 * h]);
+                        if (p.w.group_shift == 5)
+                            gs1.set(h, state[ROWS + rb * 16 + g + 8 * h]);
+                    }
+                    if (p.w.group_shift != 5)
                         gs1 = gs0;
                 }
 #pragma unroll
@@ -420,23 +522,26 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             }
         }
 
-        if (rank == 0) {
-            /* Through the warp's staging buffer, 32 tokens at a time (all
-             * of a smaller tile): the
-             * accumulators of its 16 rows go in as [token][row] (row stride
-             * EPI_STRIDE floats, which keeps both phases free of bank
-             * conflicts), and come out as runs of four rows of one token,
-             * stored with one vector access each where C allows. */
-            float *buf = (float *)(ring + (size_t)p.stages * stage::BYTES) + warp * 32 * EPI_STRIDE;
+        if (rank == 0 && p.c_tma) {
+            /* Tensor stores, per warpgroup, 64-row unit and pass of
+             * EPI_TOKENS tokens: the outputs go as 16-bit values into one of
+             * two staging boxes ([token][64 rows], 128-byte swizzle; stmatrix
+             * .trans turns the accumulator fragments, row pairs of one token
+             * pair, into token rows), and one thread stores the box to C.
+             * The consumers go on while C drains; a box is rewritten once its
+             * last store has read it (wait_group.read 1). */
+            uint8_t *boxes = ring + (size_t)p.stages * stage::BYTES + q * 2 * EPI_TOKENS * 128;
+            const int wt = ct & 127, mx = lane >> 3, mrow = lane & 7;
+            const bool f16_out = p.out.c_type == UG_KF16;
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
-                /* acc[mi][4j + i]: row (row block)*16 + g (+8 for i >= 2),
+                /* acc[mi][4j + i]: row unit_row0 + 16 wq + g (+8 for i >= 2),
                  * token m0 + 8j + 2t (+1 for odd i) */
-                const int64_t row0 = nt * ROWS + (q * 4 * MR + 4 * mi + wq) * 16;
+                const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
                 float bias[2];
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
-                    const int64_t n = row0 + g + 8 * h;
+                    const int64_t n = unit_row0 + 16 * wq + g + 8 * h;
                     bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n)
                                                         : 0.0f;
                 }
@@ -444,29 +549,88 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 for (int chunk = 0; chunk < TN / EPI_TOKENS; chunk++) {
                     if (m0 + chunk * EPI_TOKENS >= p.m)
                         break;
+                    uint8_t *box = boxes + (epi_pass++ & 1) * EPI_TOKENS * 128;
+                    if (wt == 0)
+                        bulk_wait_read<1>();
+                    warpgroup_sync(q); /* the box's last store has read it */
+#pragma unroll
+                    for (int j = 0; j < EPI_TOKENS / 8; j += 2) {
+                        /* matrix x: tokens 8 (j + x / 2) .., rows 16 wq (+8 for odd x) */
+                        uint32_t r[4];
+#pragma unroll
+                        for (int x = 0; x < 4; x++) {
+                            const int i0 = 4 * (EPI_TOKENS / 8 * chunk + j + (x >> 1)) + 2 * (x & 1);
+                            const float lo = fmaf(p.out.alpha, acc[mi][i0], bias[x & 1]);
+                            const float hi = fmaf(p.out.alpha, acc[mi][i0 + 1], bias[x & 1]);
+                            r[x] = f16_out ? as_u32(__floats2half2_rn(lo, hi))
+                                           : as_u32(__floats2bfloat162_rn(lo, hi));
+                        }
+                        /* row mrow of matrix mx: token 8 (j + mx / 2) + mrow, its
+                         * 16 bytes of rows at 16-byte unit 2 wq + mx % 2, swizzled */
+                        const int tok = 8 * (j + (mx >> 1)) + mrow;
+                        stmatrix_x4_trans(smem_addr(box) + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
+                    }
+                    fence_async_smem();
+                    warpgroup_sync(q);
+                    if (wt == 0)
+                        tma_store_2d(&maps.c, box, (int)unit_row0, (int)(m0 + chunk * EPI_TOKENS));
+                }
+            }
+        } else if (rank == 0) {
+            /* Through the warpgroup's staging buffer, EPI_TOKENS tokens of its
+             * 64-row unit at a time: the accumulators go in as [token][row]
+             * (token stride EPI_ROW_STRIDE floats: conflict-free writes), and
+             * each thread takes out 8 consecutive rows of one token (two
+             * 16-byte reads, halves ordered so that a quarter warp meets 8
+             * distinct bank groups) and stores them with 16-byte accesses
+             * where C allows: one token's 64 rows are contiguous in C. */
+            float *buf = (float *)(ring + (size_t)p.stages * stage::BYTES) + q * 32 * EPI_ROW_STRIDE;
+            const int wt = ct & 127, oct = wt & 7, half0 = (oct >> 2) & 1;
+#pragma unroll
+            for (int mi = 0; mi < MR; mi++) {
+                const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
+                float bias[2];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int64_t n = unit_row0 + 16 * wq + g + 8 * h;
+                    bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n)
+                                                        : 0.0f;
+                }
+#pragma unroll
+                for (int chunk = 0; chunk < TN / EPI_TOKENS; chunk++) {
+                    if (m0 + chunk * EPI_TOKENS >= p.m)
+                        break;
+                    warpgroup_sync(q); /* the last pass's reads are done */
 #pragma unroll
                     for (int j = 0; j < EPI_TOKENS / 8; j++)
 #pragma unroll
                         for (int i = 0; i < 4; i++)
-                            buf[(8 * j + 2 * t + (i & 1)) * EPI_STRIDE + g + 8 * (i >> 1)] = fmaf(
-                                p.out.alpha, acc[mi][4 * (EPI_TOKENS / 8 * chunk + j) + i], bias[i >> 1]);
-                    __syncwarp();
-#pragma unroll 1
-                    for (int v = 0; v < EPI_TOKENS / 8; v++) {
-                        const int tl = 8 * v + (lane >> 2), quad = lane & 3;
-                        const int64_t tok = m0 + chunk * EPI_TOKENS + tl, n = row0 + 4 * quad;
-                        if (tok < p.m && n < p.out.n)
-                            store_quad(p.out, tok * p.out.ldc + n,
-                                       *(const float4 *)&buf[tl * EPI_STRIDE + 4 * quad],
-                                       (int)min((int64_t)4, p.out.n - n), c_vec);
+                            buf[(8 * j + 2 * t + (i & 1)) * EPI_ROW_STRIDE + 16 * wq + g + 8 * (i >> 1)] =
+                                fmaf(p.out.alpha, acc[mi][4 * (EPI_TOKENS / 8 * chunk + j) + i],
+                                     bias[i >> 1]);
+                    warpgroup_sync(q);
+#pragma unroll
+                    for (int r = 0; r < EPI_TOKENS / 16; r++) {
+                        const int tl = 16 * r + (wt >> 3);
+                        const int64_t tok = m0 + chunk * EPI_TOKENS + tl, n = unit_row0 + 8 * oct;
+                        if (tok < p.m && n < p.out.n) {
+                            const float *run = &buf[tl * EPI_ROW_STRIDE + 8 * oct];
+                            const float4 first = *(const float4 *)(run + 4 * half0);
+                            const float4 second = *(const float4 *)(run + 4 * (half0 ^ 1));
+                            const float4 lo = half0 ? second : first, hi = half0 ? first : second;
+                            float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+                            store_run8(p.out, tok * p.out.ldc + n, v, (int)min((int64_t)8, p.out.n - n),
+                                       c_vec);
+                        }
                     }
-                    __syncwarp();
                 }
             }
         }
         if (splits > 1)
             cooperative_groups::this_cluster().sync(); /* rank 0 is done with the others' rings */
     }
+    if (p.c_tma && (ct & 127) == 0)
+        bulk_wait_all(); /* the last tensor stores are complete */
 }
 
 #endif /* UG_GEMM_KERNEL_CUH */

@@ -1,8 +1,8 @@
 /*
  * gemm_launch.cu - launching the large-M family: encodes the kernel's tensor
  * maps (A, a [m][lda] f16/bf16 matrix in boxes of [tn][64] with 128-byte
- * swizzle and zero fill past m and k; the packed codes and group parameters
- * in the boxes one ring stage takes, see ug_gemm_maps), sizes the
+ * swizzle and zero fill past m and k; the packed codes in the boxes one ring
+ * stage takes; C when it can take tensor stores, see ug_gemm_maps), sizes the
  * shared-memory ring (as many stages as fit, at most UG_GEMM_MAX_STAGES),
  * and launches either a persistent grid (one CTA per SM at most) or, with
  * splits > 1, one cluster of `splits` CTAs per tile.
@@ -52,7 +52,7 @@ static bool encode_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap *ma
 static int stage_bytes(int bits, int rows, int tn)
 {
     int mr = rows / 128;
-    return tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 3072 * mr : 0);
+    return tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 4096 * mr : 0);
 }
 
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
@@ -104,21 +104,19 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         ok = encode_map(encode, &maps.codes, CU_TENSOR_MAP_DATA_TYPE_UINT64, 4, w->codes, dims,
                         strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
     }
-    if (ok && w->bits <= 8) {
-        int sb = w->scale_type == UG_KF32 ? 4 : 2;
-        CUtensorMapDataType st = sb == 4 ? CU_TENSOR_MAP_DATA_TYPE_UINT32 : CU_TENSOR_MAP_DATA_TYPE_UINT16;
-        cuuint64_t dims[2] = {(cuuint64_t)w->n_pad, (cuuint64_t)w->groups};
-        cuuint64_t param_stride[1] = {(cuuint64_t)(w->n_pad * sb)};
-        cuuint64_t zero_stride[1] = {(cuuint64_t)w->n_pad}; /* one byte per zero point */
-        cuuint32_t box[2] = {(cuuint32_t)rows, w->group_shift == 5 ? 2u : 1u};
-        ok = encode_map(encode, &maps.scales, st, 2, w->scales, dims, param_stride, box,
-                        CU_TENSOR_MAP_SWIZZLE_NONE);
-        if (ok && w->biases)
-            ok = encode_map(encode, &maps.biases, st, 2, w->biases, dims, param_stride, box,
-                            CU_TENSOR_MAP_SWIZZLE_NONE);
-        if (ok && w->zeros)
-            ok = encode_map(encode, &maps.zeros, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, w->zeros, dims,
-                            zero_stride, box, CU_TENSOR_MAP_SWIZZLE_NONE);
+    /* C through tensor stores: 16-bit C without beta, rows 16-byte aligned
+     * and n a multiple of 8 (a store clipped at n inside a 16-byte unit
+     * wrote the whole unit: test_wg_schedules caught it) */
+    p->c_tma = 0;
+    if (ok && (p->out.c_type == UG_KF16 || p->out.c_type == UG_KBF16) && p->out.beta == 0.0f &&
+        p->out.n % 8 == 0 && (uintptr_t)p->out.c % 16 == 0 && p->out.ldc % 8 == 0) {
+        cuuint64_t dims[2] = {(cuuint64_t)p->out.n, (cuuint64_t)p->m};
+        cuuint64_t strides[1] = {(cuuint64_t)p->out.ldc * 2};
+        cuuint32_t box[2] = {64, (cuuint32_t)(tn < 32 ? tn : 32)};
+        p->c_tma = encode_map(encode, &maps.c,
+                              p->out.c_type == UG_KF16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                       : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                              2, p->out.c, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
     }
     if (!ok)
         return cudaErrorInvalidValue;

@@ -76,10 +76,11 @@ cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
 /* The large-M family ("wg" schedules, gemm_kernel.cuh) computes the same
  * C = alpha*A*W^T + bias + beta*C with wgmma: a persistent, warp-specialized
  * kernel whose CTA owns 128 or 256 rows of W and a token tile of tn
- * (16..256) tokens; a producer warp moves A (128-byte swizzle), the packed
- * weights and their group parameters with one tensor copy (TMA) each per
- * stage through a ring of shared-memory stages, two consumer warpgroups
- * dequantize their rows into registers and issue wgmma. With splits > 1, a
+ * (16..256) tokens; a producer warp moves A (128-byte swizzle) and the packed
+ * weights with one tensor copy (TMA) each per stage through a ring of
+ * shared-memory stages, three more warps stage the group parameters, two
+ * consumer warpgroups dequantize their rows into registers and issue wgmma,
+ * and C leaves through tensor stores where its type and alignment allow. With splits > 1, a
  * cluster of that many CTAs shares one tile's K and the partial tiles meet
  * in rank 0's epilogue through distributed shared memory (deterministic, no
  * workspace). */
@@ -92,16 +93,16 @@ typedef struct ug_gemm_params {
     int stages;            /* depth of the shared-memory ring */
     int64_t tiles_m;       /* token tiles */
     int64_t tiles;         /* token tiles x row tiles of W */
+    int c_tma;             /* C goes out through tensor stores (maps.c) */
 } ug_gemm_params;
 
 /* The tensor maps the large-M kernel copies through (encoded by
  * ug_gemm_launch): A as [m][k] in boxes of [tn][64]; the packed codes as
  * [row blocks][chunks][bits/4][512 bytes] in boxes of one chunk of the
- * tile's row blocks; scales, biases and zero points as [groups][n_pad] in
- * boxes of the group rows one chunk needs. Maps a format has no use for
- * stay zero. */
+ * tile's row blocks; C as [m][n] 16-bit values in boxes of [min(tn, 32)][64]
+ * (128-byte swizzle), encoded only when c_tma is set. */
 typedef struct ug_gemm_maps {
-    CUtensorMap a, codes, scales, biases, zeros;
+    CUtensorMap a, codes, c;
 } ug_gemm_maps;
 
 /* One instantiation of the large-M kernel: a code width, a tile (rows 128
