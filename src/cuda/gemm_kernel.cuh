@@ -13,8 +13,8 @@
  *     on the stage's "full" mbarrier: the A tile [TN][64] (128-byte swizzle,
  *     zero fill past M and K) and the tile's 8*MR weight chunks (one box of
  *     the 4-d view of the packed codes, gemm_launch.cu). Few copies matter:
- *     each costs the SM's copy engine a fixed ~100-300 cycles whatever its
- *     size (docs/cuda.md). So the group parameters go another way: warps
+ *     each costs the SM's copy engine ~220 cycles plus ~4 per KB (measured,
+ *     docs/cuda.md). So the group parameters go another way: warps
  *     9-11 take the chunks in turn, read the chunk's group rows of scales,
  *     biases and zero points from global memory (warming L2 three chunks
  *     ahead), convert them into each row's packed dequantization state
