@@ -522,6 +522,14 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             }
         }
 
+        /* bias of this thread's rows g and g + 8 of the 64-row unit at unit_row0 */
+        auto row_biases = [&](int64_t unit_row0, float bias[2]) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int64_t n = unit_row0 + 16 * wq + g + 8 * h;
+                bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n) : 0.0f;
+            }
+        };
         if (rank == 0 && p.c_tma) {
             /* Tensor stores, per warpgroup, 64-row unit and pass of
              * EPI_TOKENS tokens: the outputs go as 16-bit values into one of
@@ -539,12 +547,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                  * token m0 + 8j + 2t (+1 for odd i) */
                 const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
                 float bias[2];
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int64_t n = unit_row0 + 16 * wq + g + 8 * h;
-                    bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n)
-                                                        : 0.0f;
-                }
+                row_biases(unit_row0, bias);
 #pragma unroll
                 for (int chunk = 0; chunk < TN / EPI_TOKENS; chunk++) {
                     if (m0 + chunk * EPI_TOKENS >= p.m)
@@ -590,12 +593,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             for (int mi = 0; mi < MR; mi++) {
                 const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
                 float bias[2];
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int64_t n = unit_row0 + 16 * wq + g + 8 * h;
-                    bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n)
-                                                        : 0.0f;
-                }
+                row_biases(unit_row0, bias);
 #pragma unroll
                 for (int chunk = 0; chunk < TN / EPI_TOKENS; chunk++) {
                     if (m0 + chunk * EPI_TOKENS >= p.m)
