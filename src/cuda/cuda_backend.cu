@@ -503,7 +503,6 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         kw.scale_type = kernel_float(L->format.scale_type);
         kw.code_offset = code_offset(L);
         kw.group_shift = G->group_shift;
-        kw.groups = G->groups;
     } else {
         kw.weight_type = kernel_float(L->format.storage);
     }

@@ -33,7 +33,6 @@ typedef struct ug_kernel_weights {
     int scale_type;    /* UG_KF* of scales and biases */
     int code_offset;   /* subtracted from every biased code when zeros is NULL */
     int group_shift;   /* log2(G), -1 per channel */
-    int64_t groups;    /* group rows of scales (biases, zeros) stored */
 } ug_kernel_weights;
 
 /* The output C [m][ldc] and the epilogue: C = alpha * acc + bias + beta * C. */
