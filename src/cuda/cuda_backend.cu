@@ -12,10 +12,14 @@
  *     K>"); the wgmma family reads A through a tensor map, so an A that is
  *     not 16-byte aligned or an lda that is not a multiple of 8 runs the
  *     plan's decode schedule instead (same results, slower);
- *   - execute: checks that A, C and bias are device memory of the context's
- *     device, then launches on the context's stream: no allocation, no
- *     synchronization, no workspace (split-K partials meet in shared and
- *     distributed shared memory), so a call can be captured in a CUDA graph;
+ *   - execute: checks that A, C, bias and workspace are device memory of the
+ *     context's device, then launches on the context's stream: no
+ *     allocation, no synchronization, so a call can be captured in a CUDA
+ *     graph. Cluster split-K partials meet in distributed shared memory;
+ *     a wgmma plan whose tiles do not divide evenly over the SMs shares
+ *     them by chunks (stream-K) and asks for a workspace of
+ *     ug_gemm_plan_grid's size (partial sums and flags, the flags zeroed
+ *     by a memset on the stream before each launch);
  *   - embedding lookup with the ids passed in kernel parameters.
  * Every CUDA failure becomes UG_ERR_DEVICE (or UG_ERR_OUT_OF_MEMORY) with
  * CUDA's own message. Calls switch to the context's device and back.
@@ -446,6 +450,12 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
     plan->backend_plan = cp;
     plan->schedule = s != NULL ? s->name : dec->name;
     plan->workspace_bytes = 0;
+    if (cp->family == FAMILY_WG) {
+        ug_gemm_grid grid;
+        ug_gemm_plan_grid(cp->wg_rows, cp->wg_tn, d->m, d->n, G.chunks, cp->wg_splits, cp->sms,
+                          &grid);
+        plan->workspace_bytes = grid.workspace;
+    }
     return UG_OK;
 }
 
@@ -490,6 +500,8 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         st = check_device_pointer(ctx, c, "ug_plan_execute: c");
     if (st == UG_OK && d->has_bias)
         st = check_device_pointer(ctx, bias, "ug_plan_execute: bias");
+    if (st == UG_OK && plan->workspace_bytes > 0)
+        st = check_device_pointer(ctx, workspace, "ug_plan_execute: workspace");
     if (st != UG_OK)
         return st;
 
@@ -534,7 +546,7 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         g.out = out;
         g.splits = cp->wg_splits;
         err = ug_gemm_launch(cp->gemm, &g, a, d->lda, cp->wg_rows, cp->wg_tn, cp->act_bf16,
-                             cp->sms, cp->smem_optin, stream);
+                             cp->sms, cp->smem_optin, workspace, stream);
         scope_leave(&scope);
         if (err != cudaSuccess)
             return cuda_fail(ctx, err, "launching the wgmma kernel");

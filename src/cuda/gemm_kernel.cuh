@@ -31,17 +31,22 @@
  *     retired (every consumer thread arrives on its "empty" mbarrier, after
  *     its own reads of the stage);
  *   - epilogue: alpha, bias (beta * C), rounded to C's type. A 16-bit C
- *     without beta leaves through tensor stores: per warpgroup and 32
- *     tokens, stmatrix writes the outputs into one of two swizzled staging
- *     boxes and one thread stores the box, so the consumers go on to the
- *     next tile while C drains (the stores clip at M and N). Otherwise
- *     the warpgroup stages f32 values and each thread stores runs of eight
- *     consecutive outputs.
+ *     without beta: per warpgroup and 32 tokens, stmatrix writes the
+ *     outputs into one of two swizzled staging boxes and each thread stores
+ *     16-byte runs of one token's rows (the previous version's tensor
+ *     stores queued behind the producer's copies on the copy engine).
+ *     Otherwise the warpgroup stages f32 values and each thread stores
+ *     runs of eight consecutive outputs.
  * MR = 2 halves the activation bytes each stage brings per multiply-add;
  * MR = 1 allows token tiles up to 256.
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
  * ... (tokens fastest, so concurrent CTAs share weight tiles in L2), and the
  * producer runs ahead into the next tile while the consumers finish one.
+ * When the tiles do not divide evenly over the grid, the last full round
+ * and the rest are shared by chunks instead (stream-K, work_walk): each CTA
+ * takes the same number of chunks, a tile split between CTAs is finished
+ * by the one holding its last chunks after it has added the others'
+ * partial sums from the workspace, in a fixed order.
  * With splits > 1 the grid holds one tile per cluster of `splits` CTAs, each
  * taking a contiguous share of K; rank r > 0 parks its accumulators in its
  * (then idle) ring and rank 0 adds them in rank order through distributed
@@ -62,7 +67,7 @@
 #define UG_GEMM_MAX_STAGES 8
 /* The epilogue's staging buffers, after the ring: per consumer warpgroup,
  * 32 tokens x 64 rows of f32 at a token stride of EPI_ROW_STRIDE floats (the
- * tensor-store path uses the first 16 KB as 2 x 2 boxes of 32 x 64 16-bit
+ * 16-bit path uses the first 16 KB as 2 x 2 boxes of 32 x 64 16-bit
  * outputs). */
 #define EPI_ROW_STRIDE 68
 #define UG_GEMM_EPILOGUE_BYTES (2 * 32 * EPI_ROW_STRIDE * 4)
@@ -144,34 +149,6 @@ __device__ __forceinline__ void tma_load_4d(void *dst, const CUtensorMap *map, i
                  " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(smem_addr(dst)),
                  "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(x2), "r"(x3), "r"(smem_addr(bar))
                  : "memory");
-}
-
-/* A box of shared memory out to a 2-d tensor map at (x0, x1), committed as
- * one bulk group of this thread; parts of the box outside the tensor are not
- * written. */
-__device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, const void *src, int x0, int x1)
-{
-    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
-                 "cp.async.bulk.commit_group;\n" ::"l"((uint64_t)map),
-                 "r"(x0), "r"(x1), "r"(smem_addr(src))
-                 : "memory");
-}
-
-/* Wait until at most N of this thread's bulk groups still read shared
- * memory; bulk_wait_all: until all of them are complete. */
-template <int N> __device__ __forceinline__ void bulk_wait_read()
-{
-    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
-}
-__device__ __forceinline__ void bulk_wait_all()
-{
-    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
-}
-
-/* This thread's shared-memory writes, made visible to tensor copies. */
-__device__ __forceinline__ void fence_async_smem()
-{
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
 /* Four 8x8 16-bit matrices from their mma fragments (r[i]: matrix i), each
@@ -278,6 +255,72 @@ __device__ __forceinline__ void warpgroup_sync(int q)
     asm volatile("bar.sync %0, 128;\n" ::"r"(2 + q) : "memory");
 }
 
+/* ---- which tiles and chunks a CTA takes ----------------------------------- */
+
+enum { WORK_WHOLE, WORK_SHARE, WORK_FINISH };
+
+/* One piece of a CTA's work: chunks [c_begin, c_end) of a tile. WORK_SHARE:
+ * the CTA stores its partial sums for a lower CTA to finish (no epilogue);
+ * WORK_FINISH: the CTA adds the partial sums of the lower CTAs that hold the
+ * tile's first chunks, then runs the epilogue. */
+struct gemm_work {
+    int64_t tile;
+    int c_begin, c_end, role;
+};
+
+/* Piece i of this CTA's work, in order (false past the last). With splits
+ * > 1: tiles blockIdx / splits + i * (grid / splits), each over rank's share
+ * of K. Else the data-parallel tiles blockIdx + i * grid below p.dp_tiles,
+ * then this CTA's contiguous share [u0, u1) of the remaining tiles'
+ * p.sk_units chunks (stream-K), walked from its top: the piece that ends
+ * inside a tile (WORK_SHARE) comes first, so the CTA that finishes that
+ * tile, the next higher one, finds it stored when it gets there at the end
+ * of its own share; a CTA only ever waits for lower ones, and shares at
+ * most one piece. Recomputed from i for each piece, so that the consumers
+ * carry no walk state through their main loop. */
+__device__ __forceinline__ bool work_item(const ug_gemm_params &p, int splits, int rank, int i,
+                                          gemm_work &w)
+{
+    const int64_t chunks = p.w.chunks, first = blockIdx.x / splits, step = gridDim.x / splits;
+    const int64_t dp_end = splits > 1 ? p.tiles : p.dp_tiles;
+    const int64_t n_dp = dp_end > first ? (dp_end - first + step - 1) / step : 0;
+    if (i < n_dp) {
+        w.tile = first + i * step;
+        w.c_begin = (int)(chunks * rank / splits);
+        w.c_end = (int)(chunks * (rank + 1) / splits);
+        w.role = WORK_WHOLE;
+        return true;
+    }
+    if (splits > 1)
+        return false;
+    const int64_t u0 = p.sk_units * blockIdx.x / gridDim.x;
+    int64_t u = p.sk_units * (blockIdx.x + 1) / gridDim.x;
+    for (int64_t j = n_dp;; j++) {
+        if (u <= u0)
+            return false;
+        const int64_t t = (u - 1) / chunks, base = t * chunks;
+        w.tile = p.dp_tiles + t;
+        w.c_begin = (int)((u0 > base ? u0 : base) - base);
+        w.c_end = (int)(u - base);
+        w.role = w.c_end < chunks ? WORK_SHARE : w.c_begin > 0 ? WORK_FINISH : WORK_WHOLE;
+        if (j == i)
+            return true;
+        u = base + w.c_begin;
+    }
+}
+
+/* A flag another CTA sets with release semantics, read with acquire. */
+__device__ __forceinline__ int flag_acquire(const int *f)
+{
+    int v;
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(f) : "memory");
+    return v;
+}
+__device__ __forceinline__ void flag_release(int *f, int v)
+{
+    asm volatile("st.release.gpu.global.b32 [%0], %1;\n" ::"l"(f), "r"(v) : "memory");
+}
+
 /* ---- the kernel ----------------------------------------------------------- */
 
 template <int BITS, typename Act, int MR, int TN>
@@ -299,8 +342,6 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 
     const int splits = p.splits;
     const int rank = splits > 1 ? (int)cooperative_groups::this_cluster().block_rank() : 0;
-    const int64_t tile_step = gridDim.x / splits;
-    const int64_t c_begin = p.w.chunks * rank / splits, c_end = p.w.chunks * (rank + 1) / splits;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
     if (threadIdx.x == 0) {
@@ -333,8 +374,10 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         const int group_rows = p.w.group_shift == 5 ? 2 : 1;
         const group_source src = {p.w.scales, p.w.biases, p.w.zeros, p.w.n_pad, p.w.scale_type,
                                   p.w.code_offset};
-        for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
-            const int nt = (int)(tile / p.tiles_m), m0 = (int)(tile % p.tiles_m) * TN;
+        gemm_work work;
+        for (int item = 0; work_item(p, splits, rank, item, work); item++) {
+            const int nt = (int)(work.tile / p.tiles_m), m0 = (int)(work.tile % p.tiles_m) * TN;
+            const int c_begin = work.c_begin, c_end = work.c_end;
             if (warp == 8) {
                 for (int64_t c = c_begin; c < c_end; c++) {
                     mbar_wait(&empty[s], phase ^ 1);
@@ -384,9 +427,13 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                                 for (int i = 0; i < 4; i++)
                                     raw[i] = read_group_row(src, at + 32 * i);
 #pragma unroll
-                                for (int i = 0; i < 4; i++)
-                                    *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =
-                                        pack_group_row<Act>(raw[i], p.w.scale_type);
+                                for (int i = 0; i < 4; i++) {
+                                    const uint4 v = pack_group_row<Act>(raw[i], p.w.scale_type);
+                                    uint4 *row = (uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16);
+                                    row[0] = v;
+                                    if (group_rows == 1)
+                                        row[ROWS] = v; /* the second group row's slot too */
+                                }
                             }
                         mbar_arrive(&full[s]);
                     }
@@ -411,13 +458,15 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* C takes 16-byte accesses for runs of eight outputs */
     const int c_bytes = p.out.c_type == UG_KF32 ? 4 : 2;
     const bool c_vec = (uintptr_t)p.out.c % (8 * c_bytes) == 0 && p.out.ldc % 8 == 0;
-    uint32_t epi_pass = 0; /* tensor-store passes so far: staging box epi_pass % 2 */
+    uint32_t epi_pass = 0; /* 16-bit passes so far: staging box epi_pass % 2 */
     /* descriptor of stage s's A tile at k16 step j: desc_ring + s * (BYTES
      * >> 4) + 2 * j (its address field counts 16-byte units) */
     const uint64_t desc_ring = a_tile_desc(smem_addr(ring));
 
-    for (int64_t tile = blockIdx.x / splits; tile < p.tiles; tile += tile_step) {
-        const int64_t nt = tile / p.tiles_m, m0 = (tile % p.tiles_m) * TN;
+    gemm_work work;
+    for (int item = 0; work_item(p, splits, rank, item, work); item++) {
+        const int64_t nt = work.tile / p.tiles_m, m0 = (work.tile % p.tiles_m) * TN;
+        const int c_begin = work.c_begin, c_end = work.c_end;
         float acc[MR][ACC];
 #pragma unroll
         for (int mi = 0; mi < MR; mi++)
@@ -455,11 +504,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
                         gs0.set(h, state[rb * 16 + g + 8 * h]);
-                        if (p.w.group_shift == 5)
-                            gs1.set(h, state[ROWS + rb * 16 + g + 8 * h]);
+                        gs1.set(h, state[ROWS + rb * 16 + g + 8 * h]);
                     }
-                    if (p.w.group_shift != 5)
-                        gs1 = gs0;
                 }
 #pragma unroll
                 for (int step = 0; step < 4; step++)
@@ -521,6 +567,50 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 }
             }
         }
+        if (work.role == WORK_SHARE) {
+            /* partial sums into this CTA's slot ([element][consumer thread],
+             * L2 only), then the flag once every consumer thread's stores
+             * are done */
+            float *mine = p.sk_partials + (int64_t)blockIdx.x * (MR * ACC * 256) + ct;
+#pragma unroll
+            for (int x = 0; x < MR * ACC; x++)
+                __stcg(mine + x * 256, acc[x / ACC][x % ACC]);
+            consumers_sync();
+            if (ct == 0) {
+                __threadfence();
+                flag_release(&p.sk_flags[blockIdx.x], 1);
+            }
+            continue;
+        }
+        if (work.role == WORK_FINISH) {
+            /* the tile's lower chunks: CTA blockIdx - 1 holds those just
+             * below this CTA's share, and further down while its share
+             * starts inside the tile too; added in that order */
+            const int64_t base = (work.tile - p.dp_tiles) * p.w.chunks;
+            int64_t from = base + c_begin;
+            for (int64_t peer = (int64_t)blockIdx.x - 1; from > base; peer--) {
+                if (ct == 0)
+                    while (flag_acquire(&p.sk_flags[peer]) == 0)
+                        ;
+                consumers_sync();
+                const float *theirs = p.sk_partials + peer * (MR * ACC * 256) + ct;
+                /* in batches of 16 loads, so that they do not all hold
+                 * registers at once beside the accumulators */
+#pragma unroll
+                for (int b0 = 0; b0 < MR * ACC; b0 += 16) {
+                    float v[16];
+#pragma unroll
+                    for (int e = 0; e < 16 && b0 + e < MR * ACC; e++)
+                        v[e] = __ldcg(theirs + (b0 + e) * 256);
+#pragma unroll
+                    for (int e = 0; e < 16 && b0 + e < MR * ACC; e++) {
+                        acc[(b0 + e) / ACC][(b0 + e) % ACC] += v[e];
+                        pin(acc[(b0 + e) / ACC][(b0 + e) % ACC]);
+                    }
+                }
+                from = p.sk_units * peer / gridDim.x;
+            }
+        }
 
         /* bias of this thread's rows g and g + 8 of the 64-row unit at unit_row0 */
         auto row_biases = [&](int64_t unit_row0, float bias[2]) {
@@ -530,17 +620,20 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n) : 0.0f;
             }
         };
-        if (rank == 0 && p.c_tma) {
-            /* Tensor stores, per warpgroup, 64-row unit and pass of
-             * EPI_TOKENS tokens: the outputs go as 16-bit values into one of
-             * two staging boxes ([token][64 rows], 128-byte swizzle; stmatrix
-             * .trans turns the accumulator fragments, row pairs of one token
-             * pair, into token rows), and one thread stores the box to C.
-             * The consumers go on while C drains; a box is rewritten once its
-             * last store has read it (wait_group.read 1). */
+        if (rank == 0 && p.c_direct) {
+            /* 16-bit C without beta, rows 16-byte aligned, n % 8 == 0: per
+             * warpgroup, 64-row unit and pass of EPI_TOKENS tokens, the
+             * outputs go as 16-bit values into one of two staging boxes
+             * ([token][64 rows], 128 bytes per token, 16-byte units swizzled
+             * by token % 8; stmatrix.trans turns the accumulator fragments,
+             * row pairs of one token pair, into token rows), then each
+             * thread stores 16-byte runs of one token's rows. A box is
+             * rewritten two passes later, after the barrier of the pass
+             * between, which every thread reaches after its reads. */
             uint8_t *boxes = ring + (size_t)p.stages * stage::BYTES + q * 2 * EPI_TOKENS * 128;
             const int wt = ct & 127, mx = lane >> 3, mrow = lane & 7;
             const bool f16_out = p.out.c_type == UG_KF16;
+            warpgroup_sync(q); /* the last tile's reads of the boxes are done */
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
                 /* acc[mi][4j + i]: row unit_row0 + 16 wq + g (+8 for i >= 2),
@@ -553,9 +646,6 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     if (m0 + chunk * EPI_TOKENS >= p.m)
                         break;
                     uint8_t *box = boxes + (epi_pass++ & 1) * EPI_TOKENS * 128;
-                    if (wt == 0)
-                        bulk_wait_read<1>();
-                    warpgroup_sync(q); /* the box's last store has read it */
 #pragma unroll
                     for (int j = 0; j < EPI_TOKENS / 8; j += 2) {
                         /* matrix x: tokens 8 (j + x / 2) .., rows 16 wq (+8 for odd x) */
@@ -573,10 +663,16 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                         const int tok = 8 * (j + (mx >> 1)) + mrow;
                         stmatrix_x4_trans(smem_addr(box) + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
                     }
-                    fence_async_smem();
                     warpgroup_sync(q);
-                    if (wt == 0)
-                        tma_store_2d(&maps.c, box, (int)unit_row0, (int)(m0 + chunk * EPI_TOKENS));
+                    /* thread wt: 16-byte unit wt % 8 of tokens wt / 8 + 16 r */
+#pragma unroll
+                    for (int r = 0; r < EPI_TOKENS / 16; r++) {
+                        const int tl = 16 * r + (wt >> 3), u = wt & 7;
+                        const int64_t tok = m0 + chunk * EPI_TOKENS + tl, n = unit_row0 + 8 * u;
+                        if (tok < p.m && n < p.out.n)
+                            *(uint4 *)((uint16_t *)p.out.c + tok * p.out.ldc + n) =
+                                *(const uint4 *)(box + tl * 128 + ((u ^ (tl & 7)) << 4));
+                    }
                 }
             }
         } else if (rank == 0) {
@@ -627,8 +723,6 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         if (splits > 1)
             cooperative_groups::this_cluster().sync(); /* rank 0 is done with the others' rings */
     }
-    if (p.c_tma && (ct & 127) == 0)
-        bulk_wait_all(); /* the last tensor stores are complete */
 }
 
 #endif /* UG_GEMM_KERNEL_CUH */

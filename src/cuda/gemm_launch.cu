@@ -2,10 +2,11 @@
  * gemm_launch.cu - launching the large-M family: encodes the kernel's tensor
  * maps (A, a [m][lda] f16/bf16 matrix in boxes of [tn][64] with 128-byte
  * swizzle and zero fill past m and k; the packed codes in the boxes one ring
- * stage takes; C when it can take tensor stores, see ug_gemm_maps), sizes the
- * shared-memory ring (as many stages as fit, at most UG_GEMM_MAX_STAGES),
- * and launches either a persistent grid (one CTA per SM at most) or, with
- * splits > 1, one cluster of `splits` CTAs per tile.
+ * stage takes, see ug_gemm_maps), sizes the shared-memory ring (as many
+ * stages as fit, at most UG_GEMM_MAX_STAGES), and launches either a
+ * persistent grid (one CTA per SM at most; tiles that do not divide evenly
+ * are shared by chunks, ug_gemm_plan_grid) or, with splits > 1, one cluster
+ * of `splits` CTAs per tile.
  *
  * cuTensorMapEncodeTiled is a driver function; it is reached through the
  * runtime's entry-point query, so the library links no libcuda.
@@ -68,15 +69,52 @@ int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
     return stages;
 }
 
+void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
+                       int sms, ug_gemm_grid *g)
+{
+    g->tiles = (m + tn - 1) / tn * ((n + rows - 1) / rows);
+    g->dp_tiles = g->tiles;
+    g->sk_units = 0;
+    g->workspace = 0;
+    if (splits > 1) {
+        g->grid = g->tiles * splits;
+        return;
+    }
+    g->grid = g->tiles < sms ? g->tiles : sms;
+    if (g->tiles % g->grid == 0)
+        return;
+    /* every SM, but never more CTAs than chunks */
+    g->grid = g->tiles * chunks < sms ? g->tiles * chunks : sms;
+    const int64_t rounds = g->tiles / g->grid;
+    g->dp_tiles = rounds > 1 ? (rounds - 1) * g->grid : 0;
+    g->sk_units = (g->tiles - g->dp_tiles) * chunks;
+    g->workspace = (size_t)g->grid * ((size_t)rows * tn * 4 + 4);
+}
+
 cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int64_t lda,
-                           int rows, int tn, int bf16, int sms, int smem_optin,
+                           int rows, int tn, int bf16, int sms, int smem_optin, void *workspace,
                            cudaStream_t stream)
 {
     p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, smem_optin);
     if (p->stages == 0)
         return cudaErrorInvalidConfiguration;
+    ug_gemm_grid g;
+    ug_gemm_plan_grid(rows, tn, p->m, p->out.n, p->w.chunks, p->splits, sms, &g);
     p->tiles_m = (p->m + tn - 1) / tn;
-    p->tiles = p->tiles_m * ((p->out.n + rows - 1) / rows);
+    p->tiles = g.tiles;
+    p->dp_tiles = g.dp_tiles;
+    p->sk_units = g.sk_units;
+    p->sk_partials = NULL;
+    p->sk_flags = NULL;
+    if (g.sk_units > 0) {
+        if (workspace == NULL)
+            return cudaErrorInvalidValue;
+        p->sk_partials = (float *)workspace;
+        p->sk_flags = (int *)((char *)workspace + (size_t)g.grid * rows * tn * 4);
+        cudaError_t err = cudaMemsetAsync(p->sk_flags, 0, (size_t)g.grid * 4, stream);
+        if (err != cudaSuccess)
+            return err;
+    }
 
     cudaError_t err;
     PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn(&err);
@@ -104,20 +142,10 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         ok = encode_map(encode, &maps.codes, CU_TENSOR_MAP_DATA_TYPE_UINT64, 4, w->codes, dims,
                         strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
     }
-    /* C through tensor stores: 16-bit C without beta, rows 16-byte aligned
-     * and n a multiple of 8 (a store clipped at n inside a 16-byte unit
-     * wrote the whole unit: test_wg_schedules caught it) */
-    p->c_tma = 0;
-    if (ok && (p->out.c_type == UG_KF16 || p->out.c_type == UG_KBF16) && p->out.beta == 0.0f &&
-        p->out.n % 8 == 0 && (uintptr_t)p->out.c % 16 == 0 && p->out.ldc % 8 == 0) {
-        cuuint64_t dims[2] = {(cuuint64_t)p->out.n, (cuuint64_t)p->m};
-        cuuint64_t strides[1] = {(cuuint64_t)p->out.ldc * 2};
-        cuuint32_t box[2] = {64, (cuuint32_t)(tn < 32 ? tn : 32)};
-        p->c_tma = encode_map(encode, &maps.c,
-                              p->out.c_type == UG_KF16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
-                                                       : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
-                              2, p->out.c, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
-    }
+    /* 16-byte stores of 16-bit C need its rows aligned and whole 16-byte
+     * units up to n; beta reads C and goes the general way */
+    p->c_direct = (p->out.c_type == UG_KF16 || p->out.c_type == UG_KBF16) && p->out.beta == 0.0f &&
+                  p->out.n % 8 == 0 && (uintptr_t)p->out.c % 16 == 0 && p->out.ldc % 8 == 0;
     if (!ok)
         return cudaErrorInvalidValue;
 
@@ -125,7 +153,7 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;
-    int64_t grid = p->splits > 1 ? p->tiles * p->splits : (p->tiles < sms ? p->tiles : sms);
+    int64_t grid = g.grid;
     if (grid > 0x7fffffff)
         return cudaErrorInvalidConfiguration;
     cudaLaunchConfig_t cfg = {};

@@ -78,11 +78,12 @@ cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
  * (16..256) tokens; a producer warp moves A (128-byte swizzle) and the packed
  * weights with one tensor copy (TMA) each per stage through a ring of
  * shared-memory stages, three more warps stage the group parameters, two
- * consumer warpgroups dequantize their rows into registers and issue wgmma,
- * and C leaves through tensor stores where its type and alignment allow. With splits > 1, a
- * cluster of that many CTAs shares one tile's K and the partial tiles meet
- * in rank 0's epilogue through distributed shared memory (deterministic, no
- * workspace). */
+ * consumer warpgroups dequantize their rows into registers and issue wgmma.
+ * With splits > 1, a cluster of that many CTAs shares one tile's K and the
+ * partial tiles meet in rank 0's epilogue through distributed shared memory
+ * (no workspace); with splits == 1, tiles that would not divide evenly over
+ * the SMs are shared by chunks (stream-K, partial sums through a
+ * workspace). Both are deterministic. */
 typedef struct ug_gemm_params {
     ug_kernel_weights w;
     int64_t m, k; /* A's logical shape; A itself comes through the tensor map */
@@ -92,16 +93,23 @@ typedef struct ug_gemm_params {
     int stages;            /* depth of the shared-memory ring */
     int64_t tiles_m;       /* token tiles */
     int64_t tiles;         /* token tiles x row tiles of W */
-    int c_tma;             /* C goes out through tensor stores (maps.c) */
+    /* splits == 1: tiles [0, dp_tiles) go whole to the CTAs in turn; the
+     * chunks of the others (sk_units = their count x chunks) are shared
+     * evenly (stream-K, ug_gemm_plan_grid), partial sums meeting in
+     * sk_partials ([grid][rows * tn] f32) behind sk_flags ([grid], zero at
+     * launch) */
+    int64_t dp_tiles, sk_units;
+    float *sk_partials;
+    int *sk_flags;
+    int c_direct;          /* 16-bit C without beta, 16-byte rows, n % 8 == 0: 16-byte stores */
 } ug_gemm_params;
 
 /* The tensor maps the large-M kernel copies through (encoded by
  * ug_gemm_launch): A as [m][k] in boxes of [tn][64]; the packed codes as
  * [row blocks][chunks][bits/4][512 bytes] in boxes of one chunk of the
- * tile's row blocks; C as [m][n] 16-bit values in boxes of [min(tn, 32)][64]
- * (128-byte swizzle), encoded only when c_tma is set. */
+ * tile's row blocks. */
 typedef struct ug_gemm_maps {
-    CUtensorMap a, codes, c;
+    CUtensorMap a, codes;
 } ug_gemm_maps;
 
 /* One instantiation of the large-M kernel: a code width, a tile (rows 128
@@ -115,12 +123,27 @@ ug_gemm_fn ug_cuda_gemm_impl(int impl);
  * with splits > 1, if the ring cannot hold the tile's f32 partial sums). */
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
+/* How the large-M kernel spreads a problem over the GPU: its grid, and with
+ * splits == 1 the tiles taken whole and the chunks shared (stream-K) so that
+ * every CTA gets the same number of chunks, with the workspace that costs.
+ * Tiles divide evenly among min(sms, tiles) CTAs: all whole, no workspace.
+ * Else every SM gets a CTA; the last full round of tiles and the rest
+ * (all tiles when there are fewer than SMs) are shared. */
+typedef struct ug_gemm_grid {
+    int64_t grid, tiles, dp_tiles, sk_units;
+    size_t workspace; /* bytes: partial sums, then flags */
+} ug_gemm_grid;
+void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
+                       int sms, ug_gemm_grid *g);
+
 /* Launch large-M kernel `fn`, compiled for a tile of `rows` rows of W (128,
  * 256) and `tn` tokens, on activations a [m][lda] of f16 (bf16 = 0) or bf16
  * (1). a must be 16-byte aligned and lda a multiple of 8 (the tensor map's
- * rules); `sms` sizes the persistent grid. Fills in p->stages and p->tiles*. */
+ * rules); `sms` sizes the persistent grid; `workspace` holds
+ * ug_gemm_plan_grid's bytes. Fills in p->stages, p->tiles* and the
+ * stream-K fields. */
 cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int64_t lda,
-                           int rows, int tn, int bf16, int sms, int smem_optin,
+                           int rows, int tn, int bf16, int sms, int smem_optin, void *workspace,
                            cudaStream_t stream);
 
 /* Embedding: out[i][0..k) = dequant(W)[ids[i]][0..k), in f64, rounded once. */
