@@ -262,10 +262,8 @@ static const char *wg_schedule_for(size_t i, int64_t k)
  * tile, K of each kind; lda dense or padded to another multiple of 8 (other
  * lda take the decode fallback, which test_random_cases reaches). Then a
  * few long-M and long-K layers: M = 4097 under one- and several-CTA K.
- * Tiles that do not divide evenly over the SMs (most of these) are shared
- * by chunks on the persistent grid (stream-K): one tile over several CTAs
- * (M = 4097, N = 200, K = 512) and whole tiles before the shared ones
- * (the t16 case). */
+ * The t16 cases have tiles that do not divide evenly over 132 SMs, so
+ * the persistent grid shares the last of them by chunks (stream-K). */
 static void test_wg_schedules(void **state)
 {
     (void)state;
@@ -308,11 +306,15 @@ static void test_wg_schedules(void **state)
         {.format = {UG_U4, UG_METHOD_SCALE_BIAS, 32, UG_F16},
          .m = 1000, .n = 777, .k = 2048, .a_type = UG_F16, .c_type = UG_F16,
          .alpha = 1.0f, .schedule = NULL}, /* the library's own choice */
-        /* 8 x 257 tiles on the persistent grid: whole tiles, then the last
-         * round and the rest shared by chunks (stream-K) */
+        /* 8 x 38 tiles on the persistent grid (2.3 rounds of 132 SMs):
+         * whole tiles, then the last round and the rest shared by chunks
+         * (stream-K) */
         {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
-         .m = 4097, .n = 1000, .k = 256, .a_type = UG_BF16, .c_type = UG_BF16,
+         .m = 600, .n = 1000, .k = 256, .a_type = UG_BF16, .c_type = UG_BF16,
          .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t16-s1"},
+        {.format = {UG_I8, UG_METHOD_SYMMETRIC, 64, UG_F16},
+         .m = 600, .n = 1000, .k = 448, .a_type = UG_F16, .c_type = UG_F32,
+         .alpha = 1.0f, .beta = 0.5f, .schedule = "wg-n128-t16-s1"},
     };
     for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
         if (tu_quick() && longer[i].m > 1000)

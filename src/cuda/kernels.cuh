@@ -124,11 +124,11 @@ ug_gemm_fn ug_cuda_gemm_impl(int impl);
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
 /* How the large-M kernel spreads a problem over the GPU: its grid, and with
- * splits == 1 the tiles taken whole and the chunks shared (stream-K) so that
- * every CTA gets the same number of chunks, with the workspace that costs.
- * Tiles divide evenly among min(sms, tiles) CTAs: all whole, no workspace.
- * Else every SM gets a CTA; the last full round of tiles and the rest
- * (all tiles when there are fewer than SMs) are shared. */
+ * splits == 1 the tiles taken whole and the chunks shared (stream-K), with
+ * the workspace that costs. min(sms, tiles) CTAs take whole tiles in turn;
+ * only when there are two rounds of tiles or more and the last round would
+ * leave more than 10 % of the rounds' SM time idle, the last full round and
+ * the rest are shared by chunks, the same number for every CTA. */
 typedef struct ug_gemm_grid {
     int64_t grid, tiles, dp_tiles, sk_units;
     size_t workspace; /* bytes: partial sums, then flags */
