@@ -281,28 +281,32 @@ struct gemm_work {
 __device__ __forceinline__ bool work_item(const ug_gemm_params &p, int splits, int rank, int i,
                                           gemm_work &w)
 {
-    const int64_t chunks = p.w.chunks, first = blockIdx.x / splits, step = gridDim.x / splits;
-    const int64_t dp_end = splits > 1 ? p.tiles : p.dp_tiles;
-    const int64_t n_dp = dp_end > first ? (dp_end - first + step - 1) / step : 0;
-    if (i < n_dp) {
-        w.tile = first + i * step;
+    /* 32-bit where it is enough (tiles < 2^31, checked at launch): 64-bit
+     * divisions are long instruction sequences, and the first item is on
+     * the path to the first copy */
+    const uint32_t first = blockIdx.x / splits, step = gridDim.x / splits;
+    const uint32_t dp_end = (uint32_t)(splits > 1 ? p.tiles : p.dp_tiles);
+    const uint32_t chunks = (uint32_t)p.w.chunks;
+    if (first + (uint32_t)i * step < dp_end) {
+        w.tile = first + (uint32_t)i * step;
         w.c_begin = (int)(chunks * rank / splits);
         w.c_end = (int)(chunks * (rank + 1) / splits);
         w.role = WORK_WHOLE;
         return true;
     }
-    if (splits > 1)
+    if (splits > 1 || p.sk_units == 0)
         return false;
+    const int n_dp = dp_end > first ? (int)((dp_end - first + step - 1) / step) : 0;
     const int64_t u0 = p.sk_units * blockIdx.x / gridDim.x;
     int64_t u = p.sk_units * (blockIdx.x + 1) / gridDim.x;
     for (int64_t j = n_dp;; j++) {
         if (u <= u0)
             return false;
-        const int64_t t = (u - 1) / chunks, base = t * chunks;
+        const int64_t t = (u - 1) / (int64_t)chunks, base = t * (int64_t)chunks;
         w.tile = p.dp_tiles + t;
         w.c_begin = (int)((u0 > base ? u0 : base) - base);
         w.c_end = (int)(u - base);
-        w.role = w.c_end < chunks ? WORK_SHARE : w.c_begin > 0 ? WORK_FINISH : WORK_WHOLE;
+        w.role = w.c_end < (int)chunks ? WORK_SHARE : w.c_begin > 0 ? WORK_FINISH : WORK_WHOLE;
         if (j == i)
             return true;
         u = base + w.c_begin;
@@ -427,13 +431,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                                 for (int i = 0; i < 4; i++)
                                     raw[i] = read_group_row(src, at + 32 * i);
 #pragma unroll
-                                for (int i = 0; i < 4; i++) {
-                                    const uint4 v = pack_group_row<Act>(raw[i], p.w.scale_type);
-                                    uint4 *row = (uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16);
-                                    row[0] = v;
-                                    if (group_rows == 1)
-                                        row[ROWS] = v; /* the second group row's slot too */
-                                }
+                                for (int i = 0; i < 4; i++)
+                                    *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =
+                                        pack_group_row<Act>(raw[i], p.w.scale_type);
                             }
                         mbar_arrive(&full[s]);
                     }
@@ -504,8 +504,11 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
                         gs0.set(h, state[rb * 16 + g + 8 * h]);
-                        gs1.set(h, state[ROWS + rb * 16 + g + 8 * h]);
+                        if (p.w.group_shift == 5)
+                            gs1.set(h, state[ROWS + rb * 16 + g + 8 * h]);
                     }
+                    if (p.w.group_shift != 5)
+                        gs1 = gs0;
                 }
 #pragma unroll
                 for (int step = 0; step < 4; step++)

@@ -158,7 +158,7 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     if (err != cudaSuccess)
         return err;
     int64_t grid = g.grid;
-    if (grid > 0x7fffffff)
+    if (grid > 0x7fffffff || g.tiles > 0x7fffffff || p->w.chunks > 0x7fffffff)
         return cudaErrorInvalidConfiguration;
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3((unsigned)grid, 1, 1);
