@@ -887,6 +887,47 @@ static bool names_argument(const char *msg, const char *arg)
     return false;
 }
 
+/* The library's wgmma plan for M = 4096, N = 3584 (28 x 16 tiles of
+ * 128 x 256: 3.4 rounds of 132 SMs) shares the last tiles by chunks
+ * (stream-K) and so asks for a workspace (the rule is in
+ * ug_gemm_plan_grid); a workspace that is not 16-byte aligned is refused,
+ * naming it, and C is left as it was. */
+static void test_stream_k_workspace(void **state)
+{
+    (void)state;
+    tu_require_cuda();
+    hx_rng r = tu_rng(__func__);
+    ug_context *ctx = tu_context(UG_BACKEND_CUDA, 0);
+    const hx_case c = {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+                       .m = 4096,
+                       .n = 3584,
+                       .k = 128,
+                       .a_type = UG_BF16,
+                       .c_type = UG_BF16,
+                       .alpha = 1.0f};
+    int sms = 0;
+    assert_int_equal(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), cudaSuccess);
+    device_case dc;
+    device_case_make(ctx, &c, &r, &dc);
+    if (sms == 132)
+        TU_CHECK(dc.ws_bytes > 0, "448 tiles on 132 SMs asked for no workspace");
+    if (dc.ws_bytes > 0) {
+        void *after = malloc(dc.c_bytes);
+        assert_true(after != NULL);
+        DEV_CHECK(hx_dev_upload(dc.c_dev, dc.c_init, dc.c_bytes, DEV_MSG));
+        ug_status st = ug_plan_execute(dc.plan, dc.w, dc.a, dc.c_dev, NULL, (char *)dc.ws + 4,
+                                       dc.ws_bytes);
+        const char *msg = ug_context_last_error(ctx);
+        TU_CHECK(st == UG_ERR_INVALID_VALUE && strstr(msg, "workspace") != NULL,
+                 "a misaligned workspace gave %s: '%s'", ug_status_str(st), msg);
+        DEV_CHECK(hx_dev_sync(DEV_MSG) && hx_dev_download(after, dc.c_dev, dc.c_bytes, DEV_MSG));
+        TU_CHECK(memcmp(after, dc.c_init, dc.c_bytes) == 0, "a refused execute wrote C");
+        free(after);
+    }
+    device_case_free(&dc);
+    ug_context_destroy(ctx);
+}
+
 /* A host array passed as A or as C is refused, naming the argument, and C
  * (in device memory) is left as it was. */
 static void test_host_pointers_refused(void **state)
@@ -984,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_f32_activations_refused),
         cmocka_unit_test(test_names_argument_rule),
         cmocka_unit_test(test_host_pointers_refused),
+        cmocka_unit_test(test_stream_k_workspace),
         cmocka_unit_test(test_invalid_device),
     };
     return cmocka_run_group_tests_name("cuda", tests, NULL, NULL);

@@ -502,6 +502,11 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         st = check_device_pointer(ctx, bias, "ug_plan_execute: bias");
     if (st == UG_OK && plan->workspace_bytes > 0)
         st = check_device_pointer(ctx, workspace, "ug_plan_execute: workspace");
+    if (st == UG_OK && plan->workspace_bytes > 0 && (uintptr_t)workspace % 16 != 0)
+        st = ug_fail(ctx, UG_ERR_INVALID_VALUE,
+                     "ug_plan_execute: workspace at %p is not 16-byte aligned (the wgmma kernel's "
+                     "partial sums need it)",
+                     workspace);
     if (st != UG_OK)
         return st;
 
