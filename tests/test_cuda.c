@@ -263,7 +263,8 @@ static const char *wg_schedule_for(size_t i, int64_t k)
  * lda take the decode fallback, which test_random_cases reaches). Then a
  * few long-M and long-K layers: M = 4097 under one- and several-CTA K.
  * The t16 cases have tiles that do not divide evenly over 132 SMs, so
- * the persistent grid shares the last of them by chunks (stream-K). */
+ * the persistent grid shares the last of them by chunks (stream-K); the
+ * last two have few tiles over a long K, all of them shared. */
 static void test_wg_schedules(void **state)
 {
     (void)state;
@@ -275,7 +276,7 @@ static void test_wg_schedules(void **state)
     static const int64_t ms[] = {64, 65, 127, 200, 257, 300};
     static const int64_t ns[] = {1, 19, 100, 129, 257, 300};
     size_t per_format = tu_quick() ? 1 : 2, count = 0;
-    hx_case *cases = malloc((per_format * nf + 8) * sizeof *cases);
+    hx_case *cases = malloc((per_format * nf + 10) * sizeof *cases);
     assert_true(cases != NULL);
     for (size_t i = 0; i < nf; i++)
         for (size_t rep = 0; rep < per_format; rep++) {
@@ -315,6 +316,15 @@ static void test_wg_schedules(void **state)
         {.format = {UG_I8, UG_METHOD_SYMMETRIC, 64, UG_F16},
          .m = 600, .n = 1000, .k = 448, .a_type = UG_F16, .c_type = UG_F32,
          .alpha = 1.0f, .beta = 0.5f, .schedule = "wg-n128-t16-s1"},
+        /* 32 tiles over 134 chunks of K: on 132 SMs every SM takes a CTA
+         * and all tiles are shared by chunks, each tile over four or five
+         * CTAs (ug_wg_shares_all_tiles) */
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+         .m = 3, .n = 4000, .k = 8576, .a_type = UG_BF16, .c_type = UG_BF16,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t64-s1"},
+        {.format = {UG_U8, UG_METHOD_SCALE_BIAS, 32, UG_F16},
+         .m = 9, .n = 4000, .k = 8576, .a_type = UG_F16, .c_type = UG_F32,
+         .alpha = 0.5f, .beta = 0.5f, .schedule = "wg-n128-t128-s1"},
     };
     for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
         if (tu_quick() && longer[i].m > 1000)

@@ -42,9 +42,10 @@
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
  * ... (tokens fastest, so concurrent CTAs share weight tiles in L2), and the
  * producer runs ahead into the next tile while the consumers finish one.
- * Where whole tiles would leave too many SMs idle in the last round (the
- * rule is ug_gemm_plan_grid's), the last full round and the rest are
- * shared by chunks instead (stream-K, work_item): each CTA
+ * Where whole tiles would leave too many SMs idle (in the last round, or
+ * few tiles over a long K; the rules are ug_gemm_plan_grid's), the last
+ * full round and the rest, or all tiles, are shared by chunks instead
+ * (stream-K, work_item; a tile may then span several CTAs): each CTA
  * takes the same number of chunks, a tile split between CTAs is finished
  * by the one holding its last chunks after it has added the others'
  * partial sums from the workspace, in a fixed order.

@@ -14,6 +14,7 @@
 #include <cudaTypedefs.h>
 #include <string.h>
 
+#include "../dispatch/heuristic.h"
 #include "gemm_kernel.cuh"
 
 static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(cudaError_t *err)
@@ -81,6 +82,21 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
         return;
     }
     g->grid = g->tiles < sms ? g->tiles : sms;
+    /* Few tiles over a long K (ug_wg_shares_all_tiles): every SM gets a CTA
+     * and all tiles are shared by chunks, so that K is split without more
+     * token tiles (each converting the weights again) or clusters. On the
+     * H200, int4 weights, K = 14336, N = 4096: 34 against 52 us at M = 64
+     * (t64, against t64 over clusters of two), 41 against 52 us at M = 128
+     * (t128, against t64-s2). Sharing all tiles lost where K was short
+     * (K = 4096: 16 chunks per SM) and where the tiles already filled 112
+     * SMs (bench/results/h200-session7-experiments.txt). */
+    if (ug_wg_shares_all_tiles(g->tiles, chunks, sms)) {
+        g->grid = sms;
+        g->dp_tiles = 0;
+        g->sk_units = g->tiles * chunks;
+        g->workspace = (size_t)g->grid * ((size_t)rows * tn * 4 + 4);
+        return;
+    }
     /* Stream-K only where whole tiles would use less than 90 % of the SMs'
      * rounds and there are two rounds or more. Its shared pieces start at
      * staggered chunks, so CTAs no longer read the same A and W chunks at

@@ -125,10 +125,14 @@ int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
 /* How the large-M kernel spreads a problem over the GPU: its grid, and with
  * splits == 1 the tiles taken whole and the chunks shared (stream-K), with
- * the workspace that costs. min(sms, tiles) CTAs take whole tiles in turn;
- * only when there are two rounds of tiles or more and the last round would
- * leave more than 10 % of the rounds' SM time idle, the last full round and
- * the rest are shared by chunks, the same number for every CTA. */
+ * the workspace that costs. min(sms, tiles) CTAs take whole tiles in turn,
+ * except:
+ *   - few tiles over a long K (ug_wg_shares_all_tiles): every SM gets a CTA
+ *     and all chunks are shared;
+ *   - two rounds of tiles or more whose last round would leave more than
+ *     10 % of the rounds' SM time idle: the last full round and the rest are
+ *     shared by chunks.
+ * Shared chunks are spread evenly, the same number for every CTA. */
 typedef struct ug_gemm_grid {
     int64_t grid, tiles, dp_tiles, sk_units;
     size_t workspace; /* bytes: partial sums, then flags */

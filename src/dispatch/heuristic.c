@@ -92,16 +92,32 @@ static const ug_schedule_info *choose_mma(const ug_cuda_class *dev, int64_t m, i
  * t32 over two by 9 % for bf16 and trails it by 4 % for uint4); K over two
  * CTAs only when the tiles alone would leave more than a quarter of the SMs
  * idle (four never won); failing all, the pair that makes the most CTAs
- * within one wave. */
+ * within one wave. Quantized weights at M = 33..128 first try the one token
+ * tile that holds M over a grid sharing all tiles (below). */
 static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, int64_t n,
-                                         int64_t chunks)
+                                         int64_t chunks, bool quantized)
 {
     const int64_t row_tiles = (n + 127) / 128;
+    char name[32];
+    /* Quantized weights at M = 33..128 on few row tiles and a long K: one
+     * token tile holding M, the grid sharing all tiles by chunks over every
+     * SM (ug_wg_shares_all_tiles), so each weight is converted once per CTA
+     * that reads it (h200-session7-experiments.txt: int4, K = 14336, N =
+     * 4096, 34 against 52 us at M = 64, 41 against 52 us at M = 128; bf16
+     * weights, which need no conversion, gained nothing). */
+    if (quantized && m > 32 && m <= 128) {
+        const int t = m <= 64 ? 64 : 128;
+        if (ug_wg_shares_all_tiles(row_tiles * ((m + t - 1) / t), chunks, dev->sms)) {
+            snprintf(name, sizeof name, "wg-n128-t%d-s1", t);
+            const ug_schedule_info *sch = ug_registry_schedule(UG_BACKEND_CUDA, name);
+            if (sch != NULL)
+                return sch;
+        }
+    }
     const int top = m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
     const int bottom = top < 64 ? top : 64;
     const ug_schedule_info *best = NULL;
     int64_t best_ctas = -1;
-    char name[32];
     for (int t = top; t >= bottom; t /= 2)
         for (int s = 1; s <= 2; s++) {
             if (s > 1 && chunks < 16)
@@ -124,11 +140,10 @@ static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, in
 const ug_schedule_info *ug_heuristic_cuda(const ug_cuda_class *dev, int64_t m, int64_t n,
                                           int64_t k, const ug_weight_format *format)
 {
-    (void)format; /* the bounds measured so far hold for every format */
     const int64_t chunks = (k + 63) / 64;
     const ug_schedule_info *s = NULL;
     if (m > CUDA_DECODE_MAX_M)
-        s = choose_wg(dev, m, n, chunks);
+        s = choose_wg(dev, m, n, chunks, ug_dtype_bits(format->storage) <= 8);
     return s ? s : choose_mma(dev, m, n, chunks);
 }
 
