@@ -93,20 +93,19 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
     if (ug_wg_shares_all_tiles(g->tiles, chunks, sms)) {
         g->grid = sms;
         g->dp_tiles = 0;
-        g->sk_units = g->tiles * chunks;
-        g->workspace = (size_t)g->grid * ((size_t)rows * tn * 4 + 4);
-        return;
+    } else {
+        /* Stream-K only where whole tiles would use less than 90 % of the
+         * SMs' rounds and there are two rounds or more. Its shared pieces
+         * start at staggered chunks, so CTAs no longer read the same A and W
+         * chunks at about the same time and L2 shares less: on the H200 it
+         * lost up to 20 % where the tiles already divided nearly evenly (512
+         * tiles, K = 14336) and gained 5-9 % at 448 tiles
+         * (bench/results/h200-session6-experiments.txt). */
+        const int64_t rounds = (g->tiles + g->grid - 1) / g->grid;
+        if (g->tiles < 2 * g->grid || 10 * g->tiles >= 9 * rounds * g->grid)
+            return;
+        g->dp_tiles = (g->tiles / g->grid - 1) * g->grid;
     }
-    /* Stream-K only where whole tiles would use less than 90 % of the SMs'
-     * rounds and there are two rounds or more. Its shared pieces start at
-     * staggered chunks, so CTAs no longer read the same A and W chunks at
-     * about the same time and L2 shares less: on the H200 it lost up to 20 %
-     * where the tiles already divided nearly evenly (512 tiles, K = 14336)
-     * and gained 5-9 % at 448 tiles (bench/results/h200-session6-experiments.txt). */
-    const int64_t rounds = (g->tiles + g->grid - 1) / g->grid;
-    if (g->tiles < 2 * g->grid || 10 * g->tiles >= 9 * rounds * g->grid)
-        return;
-    g->dp_tiles = (g->tiles / g->grid - 1) * g->grid;
     g->sk_units = (g->tiles - g->dp_tiles) * chunks;
     g->workspace = (size_t)g->grid * ((size_t)rows * tn * 4 + 4);
 }
