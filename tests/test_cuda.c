@@ -276,18 +276,6 @@ static void test_wg_schedules(void **state)
     static const int64_t ms[] = {64, 65, 127, 200, 257, 300};
     static const int64_t ns[] = {1, 19, 100, 129, 257, 300};
     size_t per_format = tu_quick() ? 1 : 2, count = 0;
-    hx_case *cases = malloc((per_format * nf + 10) * sizeof *cases);
-    assert_true(cases != NULL);
-    for (size_t i = 0; i < nf; i++)
-        for (size_t rep = 0; rep < per_format; rep++) {
-            hx_case c = random_case(&formats[i], (enum k_kind)((i + rep) % K_KINDS), &r);
-            c.m = ms[hx_rng_next(&r) % 6];
-            c.n = ns[hx_rng_next(&r) % 6];
-            c.lda = hx_rng_uniform(&r) < 0.3 ? (c.k + 7) / 8 * 8 + 8 : 0;
-            c.ldc = hx_rng_uniform(&r) < 0.3 ? c.n + 1 + (int64_t)(hx_rng_next(&r) % 9) : 0;
-            c.schedule = wg_schedule_for(count, c.k);
-            cases[count++] = c;
-        }
     hx_case longer[] = {
         {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
          .m = 4097, .n = 200, .k = 512, .a_type = UG_BF16, .c_type = UG_BF16,
@@ -326,6 +314,18 @@ static void test_wg_schedules(void **state)
          .m = 9, .n = 4000, .k = 8576, .a_type = UG_F16, .c_type = UG_F32,
          .alpha = 0.5f, .beta = 0.5f, .schedule = "wg-n128-t128-s1"},
     };
+    hx_case *cases = malloc((per_format * nf + sizeof longer / sizeof longer[0]) * sizeof *cases);
+    assert_true(cases != NULL);
+    for (size_t i = 0; i < nf; i++)
+        for (size_t rep = 0; rep < per_format; rep++) {
+            hx_case c = random_case(&formats[i], (enum k_kind)((i + rep) % K_KINDS), &r);
+            c.m = ms[hx_rng_next(&r) % 6];
+            c.n = ns[hx_rng_next(&r) % 6];
+            c.lda = hx_rng_uniform(&r) < 0.3 ? (c.k + 7) / 8 * 8 + 8 : 0;
+            c.ldc = hx_rng_uniform(&r) < 0.3 ? c.n + 1 + (int64_t)(hx_rng_next(&r) % 9) : 0;
+            c.schedule = wg_schedule_for(count, c.k);
+            cases[count++] = c;
+        }
     for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
         if (tu_quick() && longer[i].m > 1000)
             longer[i].m = 300;
