@@ -313,6 +313,25 @@ static void test_wg_schedules(void **state)
         {.format = {UG_U8, UG_METHOD_SCALE_BIAS, 32, UG_F16},
          .m = 9, .n = 4000, .k = 8576, .a_type = UG_F16, .c_type = UG_F32,
          .alpha = 0.5f, .beta = 0.5f, .schedule = "wg-n128-t128-s1"},
+        /* 8-bit codes on 256-token tiles (a ring of four stages), K of
+         * five chunks, 3 x 94 tiles with the last rounds shared by chunks:
+         * when the group-state warps took chunks by their index in K, the
+         * warp of chunk 2 skipped five slots from tile to tile, could pass
+         * a stage's "empty" wait on a phase two rounds old and overwrite
+         * group state still being read */
+        {.format = {UG_U8, UG_METHOD_SCALE_ZERO, 64, UG_BF16},
+         .m = 600, .n = 12000, .k = 320, .a_type = UG_BF16, .c_type = UG_BF16,
+         .alpha = 1.0f, .schedule = "wg-n128-t256-s1"},
+        /* 16-bit C with padding (ldc > n): through the whole-tile tensor
+         * store where n % 8 == 0 (clipped at n exactly), the general way
+         * where it is not (a tensor store would write the padding up to
+         * the next 16-byte unit) */
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+         .m = 300, .n = 200, .k = 256, .a_type = UG_BF16, .c_type = UG_BF16, .ldc = 216,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t256-s1"},
+        {.format = {UG_U4, UG_METHOD_SCALE_BIAS, 64, UG_F16},
+         .m = 70, .n = 203, .k = 256, .a_type = UG_F16, .c_type = UG_F16, .ldc = 208,
+         .alpha = 1.0f, .schedule = "wg-n128-t128-s1"},
     };
     hx_case *cases = malloc((per_format * nf + sizeof longer / sizeof longer[0]) * sizeof *cases);
     assert_true(cases != NULL);

@@ -162,6 +162,34 @@ __device__ __forceinline__ void stmatrix_x4_trans(uint32_t addr, const uint32_t 
                  : "memory");
 }
 
+/* A box of shared memory out to a 2-d tensor map at (x0, x1), as one bulk
+ * group of this thread; the parts of the box outside the tensor are not
+ * written. */
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, const void *src, int x0, int x1)
+{
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
+                 "cp.async.bulk.commit_group;\n" ::"l"((uint64_t)map),
+                 "r"(x0), "r"(x1), "r"(smem_addr(src))
+                 : "memory");
+}
+
+/* Until this thread's bulk groups have read their shared memory; and until
+ * they are complete. */
+__device__ __forceinline__ void bulk_wait_read()
+{
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+}
+__device__ __forceinline__ void bulk_wait_all()
+{
+    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+}
+
+/* This thread's shared-memory writes, made visible to tensor copies. */
+__device__ __forceinline__ void fence_async_smem()
+{
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
 __device__ __forceinline__ void wg_fence()
 {
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -373,13 +401,20 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     if (warp >= 8) {
         /* ---- producer warpgroup: warp 8 fills the ring with the tensor
          * copies, warps 9-11 stage the group state of quantized formats
-         * (chunk c by warp 9 + c % 3); all four take part in cluster
-         * barriers ---- */
+         * (the CTA's j-th ring slot by warp 9 + j % 3, counted over all its
+         * work items); all four take part in cluster barriers ---- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(gemm_regs<BITS>::PRODUCER));
         const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;
         const int group_rows = p.w.group_shift == 5 ? 2 : 1;
         const group_source src = {p.w.scales, p.w.biases, p.w.zeros, p.w.n_pad, p.w.scale_type,
                                   p.w.code_offset};
+        /* Ring slots this CTA has filled so far. A group warp takes every
+         * third slot, so that it waits on a stage's "empty" barrier at most
+         * one phase ahead of the consumers' releases: a warp that skipped
+         * more than `stages` slots (taking chunks by their index in K did,
+         * across work items of other lengths) could see the parity of a
+         * phase two rounds old and overwrite a stage still being read. */
+        int slot = 0;
         gemm_work work;
         for (int item = 0; work_item(p, splits, rank, item, work); item++) {
             const int nt = (int)(work.tile / p.tiles_m), m0 = (int)(work.tile % p.tiles_m) * TN;
@@ -398,11 +433,12 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     advance();
                 }
             } else if (BITS <= 8) {
-                for (int64_t c = c_begin; c < c_end; c++) {
-                    if ((int)(c % 3) == warp - 9) {
+                for (int64_t c = c_begin; c < c_end; c++, slot++) {
+                    if (slot % 3 == warp - 9) {
                         if (c + 3 < c_end) {
-                            /* warm L2 with this warp's next chunk: its group
-                             * rows of scales, biases and zeros, one line per lane */
+                            /* warm L2 with this warp's next chunk of the item
+                             * (slot + 3): its group rows of scales, biases and
+                             * zeros, one line per lane */
                             const int64_t gn = p.w.group_shift < 0 ? 0 : ((c + 3) * 64) >> p.w.group_shift;
                             const int lines = ROWS * sb / 128;
 #pragma unroll 1
@@ -625,7 +661,58 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n) : 0.0f;
             }
         };
-        if (rank == 0 && p.c_direct) {
+        if (rank == 0 && p.c_path == UG_GEMM_C_TILE) {
+            /* 16-bit C without beta, rows 16-byte aligned, n % 8 == 0, and
+             * room for the tile (gemm_launch.cu): the warpgroup's
+             * whole part of the tile goes as 16-bit values into its staging
+             * area (per 64-row unit a box [TN tokens][64 rows], 128 bytes per
+             * token, 16-byte units swizzled by token % 8 as the tensor map's
+             * 128-byte swizzle reads them; stmatrix.trans turns the
+             * accumulator fragments, row pairs of one token pair, into token
+             * rows), and one thread stores each box with a tensor store that
+             * nobody waits for: the warpgroup goes on to its next tile while
+             * the copy engine writes C (clipped at m and n). Its next
+             * epilogue first waits until those stores have read the area. */
+            uint8_t *area = ring + (size_t)p.stages * stage::BYTES + q * MR * TN * 128;
+            const int mx = lane >> 3, mrow = lane & 7;
+            const bool f16_out = p.out.c_type == UG_KF16;
+            if (ct % 128 == 0)
+                bulk_wait_read();
+            warpgroup_sync(q);
+#pragma unroll
+            for (int mi = 0; mi < MR; mi++) {
+                /* acc[mi][4j + i]: row unit_row0 + 16 wq + g (+8 for i >= 2),
+                 * token m0 + 8j + 2t (+1 for odd i) */
+                const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
+                float bias[2];
+                row_biases(unit_row0, bias);
+                const uint32_t box = smem_addr(area + mi * TN * 128);
+#pragma unroll
+                for (int j = 0; j < TN / 8; j += 2) {
+                    /* matrix x: tokens 8 (j + x / 2) .., rows 16 wq (+8 for odd x) */
+                    uint32_t r[4];
+#pragma unroll
+                    for (int x = 0; x < 4; x++) {
+                        const int i0 = 4 * (j + (x >> 1)) + 2 * (x & 1);
+                        const float lo = fmaf(p.out.alpha, acc[mi][i0], bias[x & 1]);
+                        const float hi = fmaf(p.out.alpha, acc[mi][i0 + 1], bias[x & 1]);
+                        r[x] = f16_out ? as_u32(__floats2half2_rn(lo, hi))
+                                       : as_u32(__floats2bfloat162_rn(lo, hi));
+                    }
+                    /* row mrow of matrix mx: token 8 (j + mx / 2) + mrow, its
+                     * 16 bytes of rows at 16-byte unit 2 wq + mx % 2, swizzled */
+                    const int tok = 8 * (j + (mx >> 1)) + mrow;
+                    stmatrix_x4_trans(box + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
+                }
+            }
+            fence_async_smem();
+            warpgroup_sync(q);
+            if (ct % 128 == 0)
+#pragma unroll
+                for (int mi = 0; mi < MR; mi++)
+                    tma_store_2d(&maps.c, area + mi * TN * 128, (int)(nt * ROWS + (q * MR + mi) * 64),
+                                 (int)m0);
+        } else if (rank == 0 && p.c_path == UG_GEMM_C_RUNS) {
             /* 16-bit C without beta, rows 16-byte aligned, n % 8 == 0: per
              * warpgroup, 64-row unit and pass of EPI_TOKENS tokens, the
              * outputs go as 16-bit values into one of two staging boxes
@@ -728,6 +815,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         if (splits > 1)
             cooperative_groups::this_cluster().sync(); /* rank 0 is done with the others' rings */
     }
+    /* the tile path's last tensor stores read shared memory until done */
+    if (ct % 128 == 0)
+        bulk_wait_all();
 }
 
 #endif /* UG_GEMM_KERNEL_CUH */

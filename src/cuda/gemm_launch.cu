@@ -57,17 +57,34 @@ static int stage_bytes(int bits, int rows, int tn)
     return tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 4096 * mr : 0);
 }
 
-int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
+/* Shared memory the epilogue takes after the ring: the pass buffers of the
+ * f32 and 16-bit paths, or with UG_GEMM_C_TILE the two warpgroups' whole
+ * part of the tile as 16-bit values. */
+static int epilogue_bytes(int rows, int tn, int c_path)
 {
-    int usable = smem_optin - 1024 - UG_GEMM_EPILOGUE_BYTES -
-                 (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
+    const int tile = 2 * (rows / 128) * tn * 128;
+    return c_path == UG_GEMM_C_TILE && tile > UG_GEMM_EPILOGUE_BYTES ? tile : UG_GEMM_EPILOGUE_BYTES;
+}
+
+/* Ring stages that fit beside an epilogue of `epilogue` bytes; 0 if too few. */
+static int stages_beside(int bits, int rows, int tn, int splits, int smem_optin, int epilogue)
+{
+    int usable = smem_optin - 1024 - epilogue - (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
     int stages = usable / stage_bytes(bits, rows, tn);
     if (stages > UG_GEMM_MAX_STAGES)
         stages = UG_GEMM_MAX_STAGES;
-    /* split-K parks the tile's f32 partial sums (rows * tn) in the ring */
-    if (stages < 2 || (splits > 1 && stages * stage_bytes(bits, rows, tn) < rows * tn * 4))
+    /* quantized formats: the three group-state warps take every third
+     * slot, which needs three stages; split-K parks the tile's f32 partial
+     * sums (rows * tn) in the ring */
+    if (stages < (bits <= 8 ? 3 : 2) ||
+        (splits > 1 && stages * stage_bytes(bits, rows, tn) < rows * tn * 4))
         return 0;
     return stages;
+}
+
+int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
+{
+    return stages_beside(bits, rows, tn, splits, smem_optin, UG_GEMM_EPILOGUE_BYTES);
 }
 
 void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
@@ -161,14 +178,35 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         ok = encode_map(encode, &maps.codes, CU_TENSOR_MAP_DATA_TYPE_UINT64, 4, w->codes, dims,
                         strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
     }
-    /* 16-byte stores of 16-bit C need its rows aligned and whole 16-byte
-     * units up to n; beta reads C and goes the general way */
-    p->c_direct = (p->out.c_type == UG_KF16 || p->out.c_type == UG_KBF16) && p->out.beta == 0.0f &&
-                  p->out.n % 8 == 0 && (uintptr_t)p->out.c % 16 == 0 && p->out.ldc % 8 == 0;
     if (!ok)
         return cudaErrorInvalidValue;
+    /* 16-bit C without beta (which reads C), rows 16-byte aligned, n % 8 ==
+     * 0 (a tensor store clips a row only at 16-byte units: on the H200 it
+     * wrote C's padding when n was not a multiple of 8): a tensor store of
+     * the whole tile where its staging area leaves the ring four stages or
+     * costs none, else 16-byte runs */
+    const bool c16 = (p->out.c_type == UG_KF16 || p->out.c_type == UG_KBF16) &&
+                     p->out.beta == 0.0f && (uintptr_t)p->out.c % 16 == 0 &&
+                     p->out.ldc % 8 == 0 && p->out.n % 8 == 0;
+    p->c_path = c16 ? UG_GEMM_C_RUNS : UG_GEMM_C_GENERAL;
+    if (c16 && p->m < 0x7fffffff && p->out.n < 0x7fffffff) {
+        const int tile_stages = stages_beside(p->w.bits, rows, tn, p->splits, smem_optin,
+                                              epilogue_bytes(rows, tn, UG_GEMM_C_TILE));
+        cuuint64_t dims[2] = {(cuuint64_t)p->out.n, (cuuint64_t)p->m};
+        cuuint64_t strides[1] = {(cuuint64_t)p->out.ldc * 2};
+        cuuint32_t box[2] = {64, (cuuint32_t)tn};
+        if ((tile_stages >= 4 || tile_stages == p->stages) &&
+            encode_map(encode, &maps.c,
+                       p->out.c_type == UG_KF16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                       2, p->out.c, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B)) {
+            p->c_path = UG_GEMM_C_TILE;
+            p->stages = tile_stages;
+        }
+    }
 
-    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn) + UG_GEMM_EPILOGUE_BYTES + 1024;
+    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn) +
+                  epilogue_bytes(rows, tn, p->c_path) + 1024;
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;

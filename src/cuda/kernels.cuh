@@ -101,15 +101,24 @@ typedef struct ug_gemm_params {
     int64_t dp_tiles, sk_units;
     float *sk_partials;
     int *sk_flags;
-    int c_direct;          /* 16-bit C without beta, 16-byte rows, n % 8 == 0: 16-byte stores */
+    int c_path;            /* how the epilogue writes C: UG_GEMM_C_* */
 } ug_gemm_params;
+
+/* The epilogue's ways to C. TILE: 16-bit C without beta, 16-byte aligned
+ * rows, n % 8 == 0, where the whole tile's staging area leaves the ring four
+ * stages (or costs none): each warpgroup stages its outputs and one thread
+ * stores them with a tensor store that the consumers do not wait for. RUNS:
+ * the same C otherwise: staged in passes of 32 tokens, 16-byte stores.
+ * GENERAL: anything else (f32 C, beta, odd alignment): staged as f32. */
+enum { UG_GEMM_C_GENERAL, UG_GEMM_C_RUNS, UG_GEMM_C_TILE };
 
 /* The tensor maps the large-M kernel copies through (encoded by
  * ug_gemm_launch): A as [m][k] in boxes of [tn][64]; the packed codes as
  * [row blocks][chunks][bits/4][512 bytes] in boxes of one chunk of the
- * tile's row blocks. */
+ * tile's row blocks; with UG_GEMM_C_TILE, C as [m][n] in boxes of [tn][64]
+ * (128-byte swizzle). */
 typedef struct ug_gemm_maps {
-    CUtensorMap a, codes;
+    CUtensorMap a, codes, c;
 } ug_gemm_maps;
 
 /* One instantiation of the large-M kernel: a code width, a tile (rows 128
@@ -119,8 +128,9 @@ typedef void (*ug_gemm_fn)(ug_gemm_maps, ug_gemm_params);
 ug_gemm_fn ug_cuda_gemm_impl(int impl);
 
 /* Ring stages the large-M kernel gets for a code width and tile in
- * smem_optin bytes of shared memory per block; 0 if fewer than two fit (or,
- * with splits > 1, if the ring cannot hold the tile's f32 partial sums). */
+ * smem_optin bytes of shared memory per block; 0 if fewer than two fit (three
+ * for quantized formats), or, with splits > 1, if the ring cannot hold the
+ * tile's f32 partial sums. */
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
 /* How the large-M kernel spreads a problem over the GPU: its grid, and with
