@@ -30,13 +30,16 @@
  *     sets); a stage goes back to the producer once its batches have
  *     retired (every consumer thread arrives on its "empty" mbarrier, after
  *     its own reads of the stage);
- *   - epilogue: alpha, bias (beta * C), rounded to C's type. A 16-bit C
- *     without beta: per warpgroup and 32 tokens, stmatrix writes the
- *     outputs into one of two swizzled staging boxes and each thread stores
- *     16-byte runs of one token's rows (the previous version's tensor
- *     stores queued behind the producer's copies on the copy engine).
- *     Otherwise the warpgroup stages f32 values and each thread stores
- *     runs of eight consecutive outputs.
+ *   - epilogue: alpha, bias (beta * C), rounded to C's type, one of three
+ *     ways (p.c_path, chosen by gemm_launch.cu). A 16-bit C without beta
+ *     where the whole tile fits beside a ring of four stages: stmatrix
+ *     writes the warpgroup's outputs into its staging area and one thread
+ *     stores them with tensor stores that nobody waits for, so the
+ *     consumers go on to their next tile at once. The same C otherwise:
+ *     per warpgroup and 32 tokens, stmatrix writes the outputs into one of
+ *     two swizzled staging boxes and each thread stores 16-byte runs of one
+ *     token's rows. Anything else: the warpgroup stages f32 values and each
+ *     thread stores runs of eight consecutive outputs.
  * MR = 2 halves the activation bytes each stage brings per multiply-add;
  * MR = 1 allows token tiles up to 256.
  * With splits == 1 the grid is persistent: CTA b takes tiles b, b + grid,
