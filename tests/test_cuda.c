@@ -332,6 +332,12 @@ static void test_wg_schedules(void **state)
         {.format = {UG_U4, UG_METHOD_SCALE_BIAS, 64, UG_F16},
          .m = 70, .n = 203, .k = 256, .a_type = UG_F16, .c_type = UG_F16, .ldc = 208,
          .alpha = 1.0f, .schedule = "wg-n128-t128-s1"},
+        /* 16-bit weights on 256-token tiles with padded 16-bit C: the
+         * 16-byte runs (a whole-tile staging area would leave the ring
+         * three stages); the second token tile ends inside its first half */
+        {.format = {UG_BF16, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
+         .m = 300, .n = 264, .k = 320, .a_type = UG_BF16, .c_type = UG_BF16, .ldc = 272,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 0.5f, .schedule = "wg-n128-t256-s1"},
     };
     hx_case *cases = malloc((per_format * nf + sizeof longer / sizeof longer[0]) * sizeof *cases);
     assert_true(cases != NULL);
