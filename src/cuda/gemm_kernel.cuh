@@ -664,6 +664,30 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 bias[h] = p.out.bias && n < p.out.n ? load_float(p.out.bias, p.out.bias_type, n) : 0.0f;
             }
         };
+        /* The 16-bit paths' staging: tokens 8 j .. 8 j + 15 (j even) of this
+         * warpgroup's 64-row unit mi as alpha * acc + bias rounded to C's
+         * type, written by stmatrix.trans (the accumulator fragments hold row
+         * pairs of one token pair) as token rows of 128 bytes, 16-byte units
+         * swizzled by token % 8, into the box at `box` whose first row is
+         * token 8 j0. acc[mi][4j + i]: row 16 wq + g (+8 for i >= 2) of the
+         * unit, token 8j + 2t (+1 for odd i) of the tile. */
+        const int mx = lane >> 3, mrow = lane & 7;
+        const bool f16_out = p.out.c_type == UG_KF16;
+        auto stage_tokens16 = [&](int mi, int j, const float bias[2], uint32_t box, int j0) {
+            /* matrix x: tokens 8 (j + x / 2) .., rows 16 wq (+8 for odd x) */
+            uint32_t r[4];
+#pragma unroll
+            for (int x = 0; x < 4; x++) {
+                const int i0 = 4 * (j + (x >> 1)) + 2 * (x & 1);
+                const float lo = fmaf(p.out.alpha, acc[mi][i0], bias[x & 1]);
+                const float hi = fmaf(p.out.alpha, acc[mi][i0 + 1], bias[x & 1]);
+                r[x] = f16_out ? as_u32(__floats2half2_rn(lo, hi)) : as_u32(__floats2bfloat162_rn(lo, hi));
+            }
+            /* row mrow of matrix mx: token 8 (j + mx / 2) + mrow, its 16 bytes
+             * of rows at 16-byte unit 2 wq + mx % 2, swizzled */
+            const int tok = 8 * (j - j0 + (mx >> 1)) + mrow;
+            stmatrix_x4_trans(box + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
+        };
         if (rank == 0 && p.c_path == UG_GEMM_C_TILE) {
             /* 16-bit C without beta, rows 16-byte aligned, n % 8 == 0, and
              * room for the tile (gemm_launch.cu): the warpgroup's
@@ -677,36 +701,17 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
              * the copy engine writes C (clipped at m and n). Its next
              * epilogue first waits until those stores have read the area. */
             uint8_t *area = ring + (size_t)p.stages * stage::BYTES + q * MR * TN * 128;
-            const int mx = lane >> 3, mrow = lane & 7;
-            const bool f16_out = p.out.c_type == UG_KF16;
             if (ct % 128 == 0)
                 bulk_wait_read();
             warpgroup_sync(q);
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
-                /* acc[mi][4j + i]: row unit_row0 + 16 wq + g (+8 for i >= 2),
-                 * token m0 + 8j + 2t (+1 for odd i) */
-                const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
                 float bias[2];
-                row_biases(unit_row0, bias);
+                row_biases(nt * ROWS + (q * MR + mi) * 64, bias);
                 const uint32_t box = smem_addr(area + mi * TN * 128);
 #pragma unroll
-                for (int j = 0; j < TN / 8; j += 2) {
-                    /* matrix x: tokens 8 (j + x / 2) .., rows 16 wq (+8 for odd x) */
-                    uint32_t r[4];
-#pragma unroll
-                    for (int x = 0; x < 4; x++) {
-                        const int i0 = 4 * (j + (x >> 1)) + 2 * (x & 1);
-                        const float lo = fmaf(p.out.alpha, acc[mi][i0], bias[x & 1]);
-                        const float hi = fmaf(p.out.alpha, acc[mi][i0 + 1], bias[x & 1]);
-                        r[x] = f16_out ? as_u32(__floats2half2_rn(lo, hi))
-                                       : as_u32(__floats2bfloat162_rn(lo, hi));
-                    }
-                    /* row mrow of matrix mx: token 8 (j + mx / 2) + mrow, its
-                     * 16 bytes of rows at 16-byte unit 2 wq + mx % 2, swizzled */
-                    const int tok = 8 * (j + (mx >> 1)) + mrow;
-                    stmatrix_x4_trans(box + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
-                }
+                for (int j = 0; j < TN / 8; j += 2)
+                    stage_tokens16(mi, j, bias, box, 0);
             }
             fence_async_smem();
             warpgroup_sync(q);
@@ -726,13 +731,10 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
              * rewritten two passes later, after the barrier of the pass
              * between, which every thread reaches after its reads. */
             uint8_t *boxes = ring + (size_t)p.stages * stage::BYTES + q * 2 * EPI_TOKENS * 128;
-            const int wt = ct & 127, mx = lane >> 3, mrow = lane & 7;
-            const bool f16_out = p.out.c_type == UG_KF16;
+            const int wt = ct & 127;
             warpgroup_sync(q); /* the last tile's reads of the boxes are done */
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
-                /* acc[mi][4j + i]: row unit_row0 + 16 wq + g (+8 for i >= 2),
-                 * token m0 + 8j + 2t (+1 for odd i) */
                 const int64_t unit_row0 = nt * ROWS + (q * MR + mi) * 64;
                 float bias[2];
                 row_biases(unit_row0, bias);
@@ -741,23 +743,10 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     if (m0 + chunk * EPI_TOKENS >= p.m)
                         break;
                     uint8_t *box = boxes + (epi_pass++ & 1) * EPI_TOKENS * 128;
+                    const int j0 = EPI_TOKENS / 8 * chunk;
 #pragma unroll
-                    for (int j = 0; j < EPI_TOKENS / 8; j += 2) {
-                        /* matrix x: tokens 8 (j + x / 2) .., rows 16 wq (+8 for odd x) */
-                        uint32_t r[4];
-#pragma unroll
-                        for (int x = 0; x < 4; x++) {
-                            const int i0 = 4 * (EPI_TOKENS / 8 * chunk + j + (x >> 1)) + 2 * (x & 1);
-                            const float lo = fmaf(p.out.alpha, acc[mi][i0], bias[x & 1]);
-                            const float hi = fmaf(p.out.alpha, acc[mi][i0 + 1], bias[x & 1]);
-                            r[x] = f16_out ? as_u32(__floats2half2_rn(lo, hi))
-                                           : as_u32(__floats2bfloat162_rn(lo, hi));
-                        }
-                        /* row mrow of matrix mx: token 8 (j + mx / 2) + mrow, its
-                         * 16 bytes of rows at 16-byte unit 2 wq + mx % 2, swizzled */
-                        const int tok = 8 * (j + (mx >> 1)) + mrow;
-                        stmatrix_x4_trans(smem_addr(box) + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
-                    }
+                    for (int j = j0; j < j0 + EPI_TOKENS / 8; j += 2)
+                        stage_tokens16(mi, j, bias, smem_addr(box), j0);
                     warpgroup_sync(q);
                     /* thread wt: 16-byte unit wt % 8 of tokens wt / 8 + 16 r */
 #pragma unroll
