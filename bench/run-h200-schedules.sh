@@ -25,7 +25,8 @@ exec > >(tee -a "$out/run-h200-schedules.log") 2>&1
 ms=${MS:-16,32,64,128,256,512,1024,4096}
 default_schedules="default wg-n128-t16-s1 wg-n128-t16-s2 wg-n128-t32-s1 wg-n128-t32-s2
   wg-n128-t64-s1 wg-n128-t64-s2 wg-n128-t64-s4 wg-n128-t128-s1 wg-n128-t128-s2 wg-n128-t256-s1
-  wg-n128-t256-s2 wg-n256-t64-s1 wg-n256-t128-s1 mma-t16-w2-c1 mma-t16-w2-c4 mma-t64-w2-c1"
+  wg-n128-t256-s2 wg-n128-t128-s1-a2 wg-n128-t256-s1-a2 wg-n256-t64-s1 wg-n256-t128-s1
+  mma-t16-w2-c1 mma-t16-w2-c4 mma-t64-w2-c1"
 read -r -d "" -a schedules <<<"${SCHEDULES:-$default_schedules}"
 echo "== run-h200-schedules $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), reps $reps"
 failed=0

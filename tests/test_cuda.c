@@ -338,6 +338,26 @@ static void test_wg_schedules(void **state)
         {.format = {UG_BF16, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
          .m = 300, .n = 264, .k = 320, .a_type = UG_BF16, .c_type = UG_BF16, .ldc = 272,
          .has_bias = 1, .bias_type = UG_BF16, .alpha = 0.5f, .schedule = "wg-n128-t256-s1"},
+        /* clusters of two CTAs sharing each A tile (-a2), each tile once:
+         * an odd count of row tiles (the last pair's second one past N);
+         * a token tile whose second half lies past M; the last rounds
+         * shared by chunks (2 x 38 row-tile pairs over 66 clusters); all
+         * tiles shared (16 pairs over 134 chunks); 16-byte runs of C */
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+         .m = 4097, .n = 300, .k = 512, .a_type = UG_BF16, .c_type = UG_BF16,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t256-s1-a2"},
+        {.format = {UG_I4, UG_METHOD_SYMMETRIC, 32, UG_F16},
+         .m = 70, .n = 203, .k = 256, .a_type = UG_F16, .c_type = UG_F16, .ldc = 208,
+         .alpha = 1.0f, .schedule = "wg-n128-t128-s1-a2"},
+        {.format = {UG_U8, UG_METHOD_SCALE_BIAS, 64, UG_F16},
+         .m = 600, .n = 1000, .k = 448, .a_type = UG_F16, .c_type = UG_F32,
+         .alpha = 1.0f, .beta = 0.5f, .schedule = "wg-n128-t16-s1-a2"},
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+         .m = 40, .n = 4000, .k = 8576, .a_type = UG_BF16, .c_type = UG_BF16,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t64-s1-a2"},
+        {.format = {UG_BF16, UG_METHOD_NONE, 0, UG_DTYPE_NONE},
+         .m = 100, .n = 264, .k = 320, .a_type = UG_BF16, .c_type = UG_BF16, .ldc = 272,
+         .alpha = 0.5f, .schedule = "wg-n128-t32-s1-a2"},
     };
     hx_case *cases = malloc((per_format * nf + sizeof longer / sizeof longer[0]) * sizeof *cases);
     assert_true(cases != NULL);
@@ -404,8 +424,9 @@ static void test_wg_choice_and_refusals(void **state)
         const char *schedule, *words;
     } refused[] = {{"wg-n128-t64-s2", "chunk"}, {"wg-n128-t512-s1", "wg-n128-t256-s1"},
                    {"wg-n256-t256-s1", "unknown"}, {"wg-n128-t64-s3", "unknown"},
-                   {"wg-n128-t64-s1x", "unknown"}};
-    for (size_t i = 0; i < 5; i++) {
+                   {"wg-n128-t64-s1x", "unknown"}, {"wg-n256-t64-s1-a2", "unknown"},
+                   {"wg-n128-t64-s2-a2", "unknown"}};
+    for (size_t i = 0; i < 7; i++) {
         opt.schedule = refused[i].schedule;
         ug_plan *plan = TU_NOT_NULL;
         ug_status st = ug_plan_create(ctx, &d, w, &opt, &plan);

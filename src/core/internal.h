@@ -15,7 +15,7 @@
 
 #include "unigemm.h"
 
-#define UG_ERROR_CAPACITY 1024
+#define UG_ERROR_CAPACITY 2048
 
 /* What the library knows of each data type: one row per ug_dtype. */
 typedef struct ug_dtype_traits {

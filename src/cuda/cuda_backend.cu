@@ -51,6 +51,7 @@ typedef struct cuda_plan {
     int tn, kw, cs;
     ug_gemm_fn gemm;               /* FAMILY_WG */
     int wg_rows, wg_tn, wg_splits;
+    int wg_share, wg_slots; /* CTAs sharing A tiles; CTAs or clusters run at once */
     int act_bf16;
     int sms, smem_optin;
 } cuda_plan;
@@ -440,6 +441,15 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
             cp->wg_rows = s->rows;
             cp->wg_tn = s->tokens;
             cp->wg_splits = s->cluster;
+            cp->wg_share = s->a_share;
+            device_scope scope;
+            cudaError_t e = scope_enter(&scope, ctx->device);
+            if (e == cudaSuccess) {
+                e = ug_gemm_slots(cp->gemm, s->a_share, cp->sms, cp->smem_optin, &cp->wg_slots);
+                scope_leave(&scope);
+            }
+            if (e != cudaSuccess)
+                st = cuda_fail(ctx, e, "sizing the wgmma kernel's grid of clusters");
         }
     }
     if (st != UG_OK) {
@@ -452,8 +462,8 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
     plan->workspace_bytes = 0;
     if (cp->family == FAMILY_WG) {
         ug_gemm_grid grid;
-        ug_gemm_plan_grid(cp->wg_rows, cp->wg_tn, d->m, d->n, G.chunks, cp->wg_splits, cp->sms,
-                          &grid);
+        ug_gemm_plan_grid(cp->wg_rows, cp->wg_tn, d->m, d->n, G.chunks, cp->wg_splits,
+                          cp->wg_share, cp->wg_slots, &grid);
         plan->workspace_bytes = grid.workspace;
     }
     return UG_OK;
@@ -550,8 +560,9 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         g.k = d->k;
         g.out = out;
         g.splits = cp->wg_splits;
+        g.a_share = cp->wg_share;
         err = ug_gemm_launch(cp->gemm, &g, a, d->lda, cp->wg_rows, cp->wg_tn, cp->act_bf16,
-                             cp->sms, cp->smem_optin, workspace, stream);
+                             cp->wg_slots, cp->smem_optin, workspace, stream);
         scope_leave(&scope);
         if (err != cudaSuccess)
             return cuda_fail(ctx, err, "launching the wgmma kernel");

@@ -52,6 +52,13 @@
  * takes the same number of chunks, a tile split between CTAs is finished
  * by the one holding its last chunks after it has added the others'
  * partial sums from the workspace, in a fixed order.
+ * With a_share = 2 (splits == 1, MR = 1) the persistent grid is one of
+ * clusters of two CTAs along N: a cluster walks pairs of neighbouring row
+ * tiles of the same tokens as above, one per CTA, and each CTA's producer
+ * copies half of every A tile into both CTAs' stage (TMA multicast), so L2
+ * sends each A tile once per pair. A stage then goes back once the consumers
+ * of both CTAs are done with it (each consumer warp also arrives on the
+ * other CTA's "empty" barrier).
  * With splits > 1 the grid holds one tile per cluster of `splits` CTAs, each
  * taking a contiguous share of K; rank r > 0 parks its accumulators in its
  * (then idle) ring and rank 0 adds them in rank order through distributed
@@ -123,6 +130,21 @@ __device__ __forceinline__ void mbar_arrive(uint64_t *bar)
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
 }
 
+/* Arrive on the barrier at the same place as `bar` in CTA `cta` of the
+ * cluster. Default (CTA-scope) release semantics: with .release.cluster
+ * ptxas puts a cluster-wide MEMBAR before the arrive, which on the H200 made
+ * the consumers stall on it and doubled the stage time. */
+__device__ __forceinline__ void mbar_arrive_cluster(uint64_t *bar, uint32_t cta)
+{
+    asm volatile("{\n"
+                 ".reg .b32 remote;\n"
+                 "mapa.shared::cluster.u32 remote, %0, %1;\n"
+                 "mbarrier.arrive.shared::cluster.b64 _, [remote];\n"
+                 "}\n" ::"r"(smem_addr(bar)),
+                 "r"(cta)
+                 : "memory");
+}
+
 /* Block until the phase of `bar` with this parity has completed. */
 __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
 {
@@ -143,6 +165,18 @@ __device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, i
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
                  " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(smem_addr(dst)),
                  "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(smem_addr(bar))
+                 : "memory");
+}
+
+/* The box of a 2-d tensor map at (x0, x1) into the same place of shared
+ * memory in each CTA of the cluster that `ctas` has a bit for, completing
+ * on each one's barrier at the place of `bar`. */
+__device__ __forceinline__ void tma_load_2d_multicast(void *dst, const CUtensorMap *map, int x0, int x1,
+                                                      uint64_t *bar, uint16_t ctas)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(smem_addr(bar)), "h"(ctas)
                  : "memory");
 }
 
@@ -317,7 +351,8 @@ __device__ __forceinline__ bool work_item(const ug_gemm_params &p, int splits, i
     /* 32-bit where it is enough (tiles < 2^31, checked at launch): 64-bit
      * divisions are long instruction sequences, and the first item is on
      * the path to the first copy */
-    const uint32_t first = blockIdx.x / splits, step = gridDim.x / splits;
+    const uint32_t per = (uint32_t)(splits * p.a_share); /* CTAs walking as one */
+    const uint32_t first = blockIdx.x / per, step = gridDim.x / per;
     const uint32_t dp_end = (uint32_t)(splits > 1 ? p.tiles : p.dp_tiles);
     const uint32_t chunks = (uint32_t)p.w.chunks;
     if (first + (uint32_t)i * step < dp_end) {
@@ -330,8 +365,8 @@ __device__ __forceinline__ bool work_item(const ug_gemm_params &p, int splits, i
     if (splits > 1 || p.sk_units == 0)
         return false;
     const int n_dp = dp_end > first ? (int)((dp_end - first + step - 1) / step) : 0;
-    const int64_t u0 = p.sk_units * blockIdx.x / gridDim.x;
-    int64_t u = p.sk_units * (blockIdx.x + 1) / gridDim.x;
+    const int64_t u0 = p.sk_units * first / step;
+    int64_t u = p.sk_units * (first + 1) / step;
     for (int64_t j = n_dp;; j++) {
         if (u <= u0)
             return false;
@@ -379,6 +414,10 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 
     const int splits = p.splits;
     const int rank = splits > 1 ? (int)cooperative_groups::this_cluster().block_rank() : 0;
+    /* with a_share > 1: which part of the A tiles this CTA copies to the
+     * cluster, and which of the cluster's row tiles it takes */
+    const int a_share = p.a_share;
+    const int part = a_share > 1 ? (int)cooperative_groups::this_cluster().block_rank() : 0;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
     if (threadIdx.x == 0) {
@@ -386,11 +425,16 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             /* warp 8's expect_tx, and for quantized formats the 32 lanes of
              * the warp that staged the group state */
             mbar_init(&full[i], BITS <= 8 ? 33 : 1);
-            mbar_init(&empty[i], 256); /* one arrival per consumer thread */
+            /* one arrival per consumer thread, and one per consumer warp of
+             * the other CTAs that the ring's A tiles go to */
+            mbar_init(&empty[i], 256 + 8 * (a_share - 1));
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
-    __syncthreads();
+    if (a_share > 1)
+        cooperative_groups::this_cluster().sync(); /* the other CTAs' barriers are ready */
+    else
+        __syncthreads();
 
     int s = 0;
     uint32_t phase = 0;
@@ -420,7 +464,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         int slot = 0;
         gemm_work work;
         for (int item = 0; work_item(p, splits, rank, item, work); item++) {
-            const int nt = (int)(work.tile / p.tiles_m), m0 = (int)(work.tile % p.tiles_m) * TN;
+            const int nt = (int)(work.tile / p.tiles_m) * a_share + part;
+            const int m0 = (int)(work.tile % p.tiles_m) * TN;
             const int c_begin = work.c_begin, c_end = work.c_end;
             if (warp == 8) {
                 for (int64_t c = c_begin; c < c_end; c++) {
@@ -428,7 +473,12 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     uint8_t *st = ring + (size_t)s * stage::BYTES;
                     if (lane == 0) {
                         mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES));
-                        tma_load_2d(st, &maps.a, (int)(c * 64), m0, &full[s]);
+                        if (a_share > 1)
+                            tma_load_2d_multicast(st + part * (stage::A_BYTES / a_share), &maps.a,
+                                                  (int)(c * 64), m0 + part * (TN / a_share), &full[s],
+                                                  (uint16_t)((1u << a_share) - 1));
+                        else
+                            tma_load_2d(st, &maps.a, (int)(c * 64), m0, &full[s]);
                         tma_load_4d(st + stage::A_BYTES, &maps.codes, 0, 0, (int)c, nt * BLOCKS,
                                     &full[s]);
                     }
@@ -487,6 +537,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 cooperative_groups::this_cluster().sync();
             }
         }
+        if (a_share > 1)
+            cooperative_groups::this_cluster().sync(); /* the consumers' last one */
         return;
     }
 
@@ -503,10 +555,21 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* descriptor of stage s's A tile at k16 step j: desc_ring + s * (BYTES
      * >> 4) + 2 * j (its address field counts 16-byte units) */
     const uint64_t desc_ring = a_tile_desc(smem_addr(ring));
+    /* a stage goes back once this CTA's consumer threads and, where the A
+     * tiles are shared, the other CTA's consumer warps have arrived: its
+     * producer writes this CTA's stage too */
+    auto release = [&](int slot) {
+        mbar_arrive(&empty[slot]);
+        if (a_share > 1) {
+            __syncwarp();
+            if (lane == 0)
+                mbar_arrive_cluster(&empty[slot], (uint32_t)(part ^ 1));
+        }
+    };
 
     gemm_work work;
     for (int item = 0; work_item(p, splits, rank, item, work); item++) {
-        const int64_t nt = work.tile / p.tiles_m, m0 = (work.tile % p.tiles_m) * TN;
+        const int64_t nt = work.tile / p.tiles_m * a_share + part, m0 = (work.tile % p.tiles_m) * TN;
         const int c_begin = work.c_begin, c_end = work.c_end;
         float acc[MR][ACC];
 #pragma unroll
@@ -564,7 +627,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 /* the batch just retired was the previous stage's last */
                 if (mi == 0) {
                     if (prev >= 0)
-                        mbar_arrive(&empty[prev]);
+                        release(prev);
                     prev = s;
                 }
             }
@@ -579,7 +642,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             run_stage(0);
         wg_wait<0>();
         if (prev >= 0)
-            mbar_arrive(&empty[prev]);
+            release(prev);
 #pragma unroll
         for (int mi = 0; mi < MR; mi++)
 #pragma unroll
@@ -627,12 +690,15 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             continue;
         }
         if (work.role == WORK_FINISH) {
-            /* the tile's lower chunks: CTA blockIdx - 1 holds those just
-             * below this CTA's share, and further down while its share
-             * starts inside the tile too; added in that order */
+            /* the tile's lower chunks: the CTA of the next lower walker
+             * (blockIdx - a_share: the same part of its cluster) holds
+             * those just below this CTA's share, and further down while its
+             * share starts inside the tile too; added in that order */
             const int64_t base = (work.tile - p.dp_tiles) * p.w.chunks;
+            const int64_t walkers = gridDim.x / a_share;
             int64_t from = base + c_begin;
-            for (int64_t peer = (int64_t)blockIdx.x - 1; from > base; peer--) {
+            for (int64_t pw = (int64_t)blockIdx.x / a_share - 1; from > base; pw--) {
+                const int64_t peer = pw * a_share + part;
                 if (ct == 0)
                     while (flag_acquire(&p.sk_flags[peer]) == 0)
                         ;
@@ -652,7 +718,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                         pin(acc[(b0 + e) / ACC][(b0 + e) % ACC]);
                     }
                 }
-                from = p.sk_units * peer / gridDim.x;
+                from = p.sk_units * pw / walkers;
             }
         }
 
@@ -810,6 +876,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* the tile path's last tensor stores read shared memory until done */
     if (ct % 128 == 0)
         bulk_wait_all();
+    /* the other CTA's last arrivals on this CTA's barriers */
+    if (a_share > 1)
+        cooperative_groups::this_cluster().sync();
 }
 
 #endif /* UG_GEMM_KERNEL_CUH */

@@ -4,9 +4,10 @@
  * swizzle and zero fill past m and k; the packed codes in the boxes one ring
  * stage takes, see ug_gemm_maps), sizes the shared-memory ring (as many
  * stages as fit, at most UG_GEMM_MAX_STAGES), and launches either a
- * persistent grid (one CTA per SM at most; tiles that do not divide evenly
- * are shared by chunks, ug_gemm_plan_grid) or, with splits > 1, one cluster
- * of `splits` CTAs per tile.
+ * persistent grid (one CTA per SM at most, or with a_share = 2 one cluster
+ * of two CTAs sharing A tiles per pair of SMs; tiles that do not divide
+ * evenly are shared by chunks, ug_gemm_plan_grid) or, with splits > 1, one
+ * cluster of `splits` CTAs per tile.
  *
  * cuTensorMapEncodeTiled is a driver function; it is reached through the
  * runtime's entry-point query, so the library links no libcuda.
@@ -87,10 +88,46 @@ int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
     return stages_beside(bits, rows, tn, splits, smem_optin, UG_GEMM_EPILOGUE_BYTES);
 }
 
-void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
-                       int sms, ug_gemm_grid *g)
+cudaError_t ug_gemm_slots(ug_gemm_fn fn, int a_share, int sms, int smem_optin, int *slots)
 {
-    g->tiles = (m + tn - 1) / tn * ((n + rows - 1) / rows);
+    *slots = sms;
+    if (a_share == 1)
+        return cudaSuccess;
+    /* asked with all the shared memory a block may have: one CTA per SM, as
+     * every launch of the kernel (its registers allow no more) */
+    cudaFuncAttributes attrs;
+    cudaError_t err = cudaFuncGetAttributes(&attrs, fn);
+    const int dynamic = smem_optin - (int)attrs.sharedSizeBytes;
+    if (err == cudaSuccess)
+        err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic);
+    if (err != cudaSuccess)
+        return err;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)(sms / a_share * a_share), 1, 1);
+    cfg.blockDim = dim3(UG_GEMM_THREADS, 1, 1);
+    cfg.dynamicSmemBytes = (size_t)dynamic;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = (unsigned)a_share;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    err = cudaOccupancyMaxActiveClusters(&clusters, fn, &cfg);
+    if (err != cudaSuccess)
+        return err;
+    if (clusters < 1)
+        return cudaErrorInvalidConfiguration;
+    *slots = clusters < sms / a_share ? clusters : sms / a_share;
+    return cudaSuccess;
+}
+
+void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
+                       int a_share, int slots, ug_gemm_grid *g)
+{
+    const int64_t row_tiles = (n + rows - 1) / rows;
+    g->tiles = (m + tn - 1) / tn * ((row_tiles + a_share - 1) / a_share);
     g->dp_tiles = g->tiles;
     g->sk_units = 0;
     g->workspace = 0;
@@ -98,6 +135,7 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
         g->grid = g->tiles * splits;
         return;
     }
+    const int sms = slots; /* CTAs or clusters that run at once */
     g->grid = g->tiles < sms ? g->tiles : sms;
     /* Few tiles over a long K (ug_wg_shares_all_tiles): every SM gets a CTA
      * and all tiles are shared by chunks, so that K is split without more
@@ -119,38 +157,22 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
          * tiles, K = 14336) and gained 5-9 % at 448 tiles
          * (bench/results/h200-session6-experiments.txt). */
         const int64_t rounds = (g->tiles + g->grid - 1) / g->grid;
-        if (g->tiles < 2 * g->grid || 10 * g->tiles >= 9 * rounds * g->grid)
-            return;
-        g->dp_tiles = (g->tiles / g->grid - 1) * g->grid;
+        if (g->tiles >= 2 * g->grid && 10 * g->tiles < 9 * rounds * g->grid)
+            g->dp_tiles = (g->tiles / g->grid - 1) * g->grid;
     }
+    g->grid *= a_share; /* in CTAs */
     g->sk_units = (g->tiles - g->dp_tiles) * chunks;
-    g->workspace = (size_t)g->grid * ((size_t)rows * tn * 4 + 4);
+    if (g->sk_units > 0)
+        g->workspace = (size_t)g->grid * ((size_t)rows * tn * 4 + 4);
 }
 
 cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int64_t lda,
-                           int rows, int tn, int bf16, int sms, int smem_optin, void *workspace,
+                           int rows, int tn, int bf16, int slots, int smem_optin, void *workspace,
                            cudaStream_t stream)
 {
     p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, smem_optin);
-    if (p->stages == 0)
+    if (p->stages == 0 || (p->a_share > 1 && (p->splits > 1 || rows != 128)))
         return cudaErrorInvalidConfiguration;
-    ug_gemm_grid g;
-    ug_gemm_plan_grid(rows, tn, p->m, p->out.n, p->w.chunks, p->splits, sms, &g);
-    p->tiles_m = (p->m + tn - 1) / tn;
-    p->tiles = g.tiles;
-    p->dp_tiles = g.dp_tiles;
-    p->sk_units = g.sk_units;
-    p->sk_partials = NULL;
-    p->sk_flags = NULL;
-    if (g.sk_units > 0) {
-        if (workspace == NULL)
-            return cudaErrorInvalidValue;
-        p->sk_partials = (float *)workspace;
-        p->sk_flags = (int *)((char *)workspace + (size_t)g.grid * rows * tn * 4);
-        cudaError_t err = cudaMemsetAsync(p->sk_flags, 0, (size_t)g.grid * 4, stream);
-        if (err != cudaSuccess)
-            return err;
-    }
 
     cudaError_t err;
     PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn(&err);
@@ -163,7 +185,7 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     {
         cuuint64_t dims[2] = {(cuuint64_t)p->k, (cuuint64_t)p->m};
         cuuint64_t strides[1] = {(cuuint64_t)lda * 2};
-        cuuint32_t box[2] = {64, (cuuint32_t)tn};
+        cuuint32_t box[2] = {64, (cuuint32_t)(tn / p->a_share)};
         ok = encode_map(encode, &maps.a,
                         bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
                         2, a, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
@@ -210,22 +232,40 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;
-    int64_t grid = g.grid;
-    if (grid > 0x7fffffff || g.tiles > 0x7fffffff || p->w.chunks > 0x7fffffff)
-        return cudaErrorInvalidConfiguration;
     cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)grid, 1, 1);
     cfg.blockDim = dim3(UG_GEMM_THREADS, 1, 1);
     cfg.dynamicSmemBytes = smem;
     cfg.stream = stream;
     cudaLaunchAttribute attr[1];
-    if (p->splits > 1) {
+    const int cluster = p->splits > 1 ? p->splits : p->a_share;
+    if (cluster > 1) {
         attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = (unsigned)p->splits;
+        attr[0].val.clusterDim.x = (unsigned)cluster;
         attr[0].val.clusterDim.y = 1;
         attr[0].val.clusterDim.z = 1;
         cfg.attrs = attr;
         cfg.numAttrs = 1;
     }
+    ug_gemm_grid g;
+    ug_gemm_plan_grid(rows, tn, p->m, p->out.n, p->w.chunks, p->splits, p->a_share, slots, &g);
+    const int64_t grid = g.grid;
+    p->tiles_m = (p->m + tn - 1) / tn;
+    p->tiles = g.tiles;
+    p->dp_tiles = g.dp_tiles;
+    p->sk_units = g.sk_units;
+    p->sk_partials = NULL;
+    p->sk_flags = NULL;
+    if (g.sk_units > 0) {
+        if (workspace == NULL)
+            return cudaErrorInvalidValue;
+        p->sk_partials = (float *)workspace;
+        p->sk_flags = (int *)((char *)workspace + (size_t)grid * rows * tn * 4);
+        err = cudaMemsetAsync(p->sk_flags, 0, (size_t)grid * 4, stream);
+        if (err != cudaSuccess)
+            return err;
+    }
+    if (grid > 0x7fffffff || g.tiles > 0x7fffffff || p->w.chunks > 0x7fffffff)
+        return cudaErrorInvalidConfiguration;
+    cfg.gridDim = dim3((unsigned)grid, 1, 1);
     return cudaLaunchKernelEx(&cfg, fn, maps, *p);
 }

@@ -102,6 +102,11 @@ typedef struct ug_gemm_params {
     float *sk_partials;
     int *sk_flags;
     int c_path;            /* how the epilogue writes C: UG_GEMM_C_* */
+    /* CTAs of a cluster along N (1 or 2; with splits == 1 and 128-row
+     * tiles only) that take neighbouring row tiles of the same tokens and
+     * share each A tile: each copies 1/a_share of its rows to all of them
+     * (TMA multicast). The persistent grid then walks pairs of tiles. */
+    int a_share;
 } ug_gemm_params;
 
 /* The epilogue's ways to C. TILE: 16-bit C without beta, 16-byte aligned
@@ -133,10 +138,17 @@ ug_gemm_fn ug_cuda_gemm_impl(int impl);
  * tile's f32 partial sums. */
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
 
-/* How the large-M kernel spreads a problem over the GPU: its grid, and with
- * splits == 1 the tiles taken whole and the chunks shared (stream-K), with
- * the workspace that costs. min(sms, tiles) CTAs take whole tiles in turn,
- * except:
+/* How many CTAs of large-M kernel `fn` (a_share = 1: the SMs) or clusters
+ * of a_share CTAs along N run at once on a device of `sms` SMs: the slots of
+ * its persistent grid (the H200 holds 66 clusters of two). */
+cudaError_t ug_gemm_slots(ug_gemm_fn fn, int a_share, int sms, int smem_optin, int *slots);
+
+/* How the large-M kernel spreads a problem over the GPU: its grid (in CTAs),
+ * and with splits == 1 the tiles taken whole and the chunks shared
+ * (stream-K), with the workspace that costs. With a_share > 1 a "tile" here
+ * is a_share neighbouring row tiles of the same tokens, taken by one
+ * cluster, and `slots` counts clusters. min(slots, tiles) take whole tiles
+ * in turn, except:
  *   - few tiles over a long K (ug_wg_shares_all_tiles): every SM gets a CTA
  *     and all chunks are shared;
  *   - two rounds of tiles or more whose last round would leave more than
@@ -148,16 +160,16 @@ typedef struct ug_gemm_grid {
     size_t workspace; /* bytes: partial sums, then flags */
 } ug_gemm_grid;
 void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
-                       int sms, ug_gemm_grid *g);
+                       int a_share, int slots, ug_gemm_grid *g);
 
 /* Launch large-M kernel `fn`, compiled for a tile of `rows` rows of W (128,
  * 256) and `tn` tokens, on activations a [m][lda] of f16 (bf16 = 0) or bf16
- * (1). a must be 16-byte aligned and lda a multiple of 8 (the tensor map's
- * rules); `sms` sizes the persistent grid; `workspace` holds
- * ug_gemm_plan_grid's bytes. Fills in p->stages, p->tiles* and the
- * stream-K fields. */
+ * (1), with p->splits and p->a_share set. a must be 16-byte aligned and lda
+ * a multiple of 8 (the tensor map's rules); `slots` (ug_gemm_slots) sizes
+ * the persistent grid; `workspace` holds ug_gemm_plan_grid's bytes. Fills
+ * in p->stages, p->tiles* and the stream-K fields. */
 cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int64_t lda,
-                           int rows, int tn, int bf16, int sms, int smem_optin, void *workspace,
+                           int rows, int tn, int bf16, int slots, int smem_optin, void *workspace,
                            cudaStream_t stream);
 
 /* Embedding: out[i][0..k) = dequant(W)[ids[i]][0..k), in f64, rounded once. */

@@ -50,6 +50,7 @@ typedef struct ug_schedule_info {
                            cuda rows of W x tokens */
     int warps, cluster; /* cuda launch parameters: warps along K (mma), CTAs of
                            a cluster along K */
+    int a_share;        /* wg: CTAs of a cluster along N sharing A tiles (1, 2) */
     int tile;           /* schedules of one tile share its kernels */
 } ug_schedule_info;
 

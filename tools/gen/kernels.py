@@ -135,7 +135,7 @@ class Registry:
     """Schedules (with their tile index) and kernels (tile x act x storage)."""
 
     def __init__(self):
-        self.schedules = []   # dicts: name backend family isa rows tokens warps cluster tile
+        self.schedules = []   # dicts: name backend family isa rows tokens warps cluster a_share tile
         self.kernels = []     # dicts: tile act storage impl backend
         self.tiles = 0
 
@@ -162,7 +162,7 @@ def build(spec):
             t = reg.tile()
             reg.schedules.append(dict(name=name, backend="UG_BACKEND_CPU", family=family,
                                       isa=ISA_ENUM[isa["name"]], rows=rows, tokens=tokens,
-                                      warps=0, cluster=0, tile=t))
+                                      warps=0, cluster=0, a_share=1, tile=t))
             for act in cpu["activations"]:
                 for w in cpu["weights"]:
                     impl = base + cpu_classes.index(CPU_CLASS[w][0])
@@ -180,7 +180,8 @@ def build(spec):
             for c in mma["cluster_along_k"]:
                 reg.schedules.append(dict(name="mma-t%d-w%d-c%d" % (tn, w_, c),
                                           backend="UG_BACKEND_CUDA", family="UG_FAMILY_CUDA_MMA",
-                                          isa=0, rows=64, tokens=tn, warps=w_, cluster=c, tile=t))
+                                          isa=0, rows=64, tokens=tn, warps=w_, cluster=c,
+                                          a_share=1, tile=t))
         for act in cuda["activations"]:
             for w in cuda["weights"]:
                 key = (CUDA_BITS[w], act, tn)
@@ -194,7 +195,13 @@ def build(spec):
         for s in wg["cluster_along_k"]:
             reg.schedules.append(dict(name="wg-n%d-t%d-s%d" % (rows, tn, s),
                                       backend="UG_BACKEND_CUDA", family="UG_FAMILY_CUDA_WG",
-                                      isa=0, rows=rows, tokens=tn, warps=0, cluster=s, tile=t))
+                                      isa=0, rows=rows, tokens=tn, warps=0, cluster=s, a_share=1,
+                                      tile=t))
+        for a in wg["a_shared_by"] if rows == 128 else []:
+            reg.schedules.append(dict(name="wg-n%d-t%d-s1-a%d" % (rows, tn, a),
+                                      backend="UG_BACKEND_CUDA", family="UG_FAMILY_CUDA_WG",
+                                      isa=0, rows=rows, tokens=tn, warps=0, cluster=1, a_share=a,
+                                      tile=t))
         for act in cuda["activations"]:
             for w in cuda["weights"]:
                 key = (CUDA_BITS[w], act, rows, tn)
@@ -234,12 +241,12 @@ def emit_registry(spec, reg, restriction):
             bit_mask(b["methods"], METHOD_ENUM), mask(b["group_sizes"], GROUP_BIT),
             bit_mask(b["scale_types"], DTYPE_ENUM)))
     out.append("};\nconst int ug_backend_spec_count = %d;\n\n" % 2)
-    out.append("/* name, backend, family, isa, rows, tokens, warps, cluster, tile */\n")
+    out.append("/* name, backend, family, isa, rows, tokens, warps, cluster, a_share, tile */\n")
     out.append("const ug_schedule_info ug_schedules[] = {\n")
     for s in reg.schedules:
-        out.append('    {"%s", %s, %s, %s, %d, %d, %d, %d, %d},\n' % (
+        out.append('    {"%s", %s, %s, %s, %d, %d, %d, %d, %d, %d},\n' % (
             s["name"], s["backend"], s["family"], s["isa"], s["rows"], s["tokens"], s["warps"],
-            s["cluster"], s["tile"]))
+            s["cluster"], s["a_share"], s["tile"]))
     out.append("};\nconst int ug_schedule_count_all = %d;\n\n" % len(reg.schedules))
     out.append("/* tile, activation, weight storage, impl (index into the backend's table) */\n")
     out.append("const ug_kernel_info ug_kernels[] = {\n")
