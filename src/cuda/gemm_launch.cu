@@ -88,6 +88,24 @@ int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
     return stages_beside(bits, rows, tn, splits, smem_optin, UG_GEMM_EPILOGUE_BYTES);
 }
 
+/* A launch of `fn`'s blocks with `smem` bytes of dynamic shared memory, in
+ * clusters of `ctas` along x where ctas > 1 (attr holds the attribute). */
+static void launch_config(cudaLaunchConfig_t *cfg, cudaLaunchAttribute *attr, size_t smem,
+                          int ctas)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->blockDim = dim3(UG_GEMM_THREADS, 1, 1);
+    cfg->dynamicSmemBytes = smem;
+    if (ctas > 1) {
+        attr->id = cudaLaunchAttributeClusterDimension;
+        attr->val.clusterDim.x = (unsigned)ctas;
+        attr->val.clusterDim.y = 1;
+        attr->val.clusterDim.z = 1;
+        cfg->attrs = attr;
+        cfg->numAttrs = 1;
+    }
+}
+
 cudaError_t ug_gemm_slots(ug_gemm_fn fn, int a_share, int sms, int smem_optin, int *slots)
 {
     *slots = sms;
@@ -102,17 +120,10 @@ cudaError_t ug_gemm_slots(ug_gemm_fn fn, int a_share, int sms, int smem_optin, i
         err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic);
     if (err != cudaSuccess)
         return err;
-    cudaLaunchConfig_t cfg = {};
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute attr;
+    launch_config(&cfg, &attr, (size_t)dynamic, a_share);
     cfg.gridDim = dim3((unsigned)(sms / a_share * a_share), 1, 1);
-    cfg.blockDim = dim3(UG_GEMM_THREADS, 1, 1);
-    cfg.dynamicSmemBytes = (size_t)dynamic;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = (unsigned)a_share;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
     int clusters = 0;
     err = cudaOccupancyMaxActiveClusters(&clusters, fn, &cfg);
     if (err != cudaSuccess)
@@ -232,20 +243,10 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;
-    cudaLaunchConfig_t cfg = {};
-    cfg.blockDim = dim3(UG_GEMM_THREADS, 1, 1);
-    cfg.dynamicSmemBytes = smem;
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute attr;
+    launch_config(&cfg, &attr, smem, p->splits > 1 ? p->splits : p->a_share);
     cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    const int cluster = p->splits > 1 ? p->splits : p->a_share;
-    if (cluster > 1) {
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = (unsigned)cluster;
-        attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-    }
     ug_gemm_grid g;
     ug_gemm_plan_grid(rows, tn, p->m, p->out.n, p->w.chunks, p->splits, p->a_share, slots, &g);
     const int64_t grid = g.grid;
