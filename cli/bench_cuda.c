@@ -27,7 +27,17 @@
  *    each call reads its weights from HBM as in a model far larger than L2;
  *    weight copies are capped at 16 GiB and half the free memory, with a
  *    printed note when the cap bites;
- *  - warm-up: whole rotations until at least 0.1 s has passed;
+ *  - order (cfg->timing): by default all of the backend's calls, then all
+ *    of cuBLAS's, each side in the steady clock its own power draw sets
+ *    (as in a model that runs one library's kernels); BENCH_TIMING_ALTERNATE
+ *    (`--timing alternate`) takes one call of each in turn, warm-up
+ *    included, so that both run in the same power and clock state. The
+ *    H200 runs these kernels power-limited: on int4 at M = 4096 the
+ *    alternating ratio was 0.907 (three runs, the same to 0.001) where the
+ *    sides apart gave 0.933-0.940, i.e. cuBLAS alone clocks lower than ours
+ *    alone (bench/results/h200-session10-experiments.txt);
+ *  - warm-up: whole rotations of each side until at least 0.1 s per side
+ *    has passed;
  *  - timed: EACH CALL INDIVIDUALLY, between its own pair of CUDA events;
  *    the median of `reps` per-call times is reported. Calls are enqueued in
  *    chunks of up to 64 behind a host function (cudaLaunchHostFunc) that
@@ -35,7 +45,7 @@
  *    the chunk back to back and an event pair measures its call's GPU time
  *    and not the gaps that a CPU slower than the kernel would leave. Event
  *    timestamps resolve about 0.5 us. Once a side has spent 10 s in timed
- *    chunks no further one starts, as long as 3 calls are timed.
+ *    chunks it takes no further calls, as long as 3 of its calls are timed.
  *
  * Every failed CUDA or cuBLAS call fails the run with a message naming the
  * call and CUDA's (or cuBLAS's) text. The stream, cuBLAS handle, contexts
@@ -538,47 +548,86 @@ static void CUDART_CB gate_hold(void *arg)
 /* Enqueue call number `call` of a side on the session's stream. */
 typedef int (*cuda_call_fn)(void *arg, size_t call, char *err, size_t err_size);
 
-/* Enqueue up to `count` calls between event pairs behind the closed gate,
- * then open it; *enqueued says how many made it. */
-static int enqueue_chunk(cuda_call_fn fn, void *arg, size_t *call, int count, int *enqueued,
-                         char *err, size_t err_size)
+/* One side of a measurement: its calls, how many sets they rotate through,
+ * how many to time, and where the per-call times and their median go. */
+typedef struct timed_side {
+    cuda_call_fn fn;
+    void *arg;
+    size_t rotation;
+    int reps;
+    double *times;
+    size_t call; /* the next call's number */
+    int count;   /* calls timed so far */
+    double spent;
+    double median_s;
+} timed_side;
+
+static bool side_wants_more(const timed_side *t)
 {
-    cuda_session *S = &session;
-    for (int j = 0; j < count; j++) {
-        CUDA_TRY(cudaEventRecord(S->events[2 * j], S->stream), NULL);
-        if (fn(arg, (*call)++, err, err_size) != 0)
-            return -1;
-        CUDA_TRY(cudaEventRecord(S->events[2 * j + 1], S->stream), NULL);
-        *enqueued = j + 1;
-    }
-    return 0;
+    int min_reps = t->reps < CUDA_MIN_REPS ? t->reps : CUDA_MIN_REPS;
+    return t->count < t->reps && !(t->count >= min_reps && t->spent >= CUDA_SIDE_BUDGET_S);
 }
 
-/* Warm up, then time up to `reps` calls one by one into times [reps]; the
- * median in seconds and the number timed. */
-static int time_side(cuda_call_fn fn, void *arg, size_t rotation, int reps, double *times,
-                     double *median_s, int *done, char *err, size_t err_size)
+/* Warm up, then time the sides' calls one by one, each between its own pair
+ * of events. With two sides the calls alternate (one of each in turn, as
+ * long as each side still wants calls), in the warm-up too, so that both run
+ * in the same power and clock state of the GPU; with one side this is the
+ * plain measurement of that side alone. */
+static int time_sides(timed_side *sides, int count_sides, char *err, size_t err_size)
 {
     cuda_session *S = &session;
-    size_t call = 0;
     double start = hx_now();
     do {
-        for (size_t i = 0; i < rotation; i++)
-            if (fn(arg, call++, err, err_size) != 0)
-                return -1;
+        size_t longest = 0;
+        for (int s = 0; s < count_sides; s++)
+            longest = sides[s].rotation > longest ? sides[s].rotation : longest;
+        for (size_t i = 0; i < longest; i++)
+            for (int s = 0; s < count_sides; s++)
+                if (i < sides[s].rotation &&
+                    sides[s].fn(sides[s].arg, sides[s].call++, err, err_size) != 0)
+                    return -1;
         CUDA_TRY(cudaStreamSynchronize(S->stream), "after the warm-up calls");
-    } while (hx_now() - start < CUDA_WARMUP_S);
+    } while (hx_now() - start < CUDA_WARMUP_S * count_sides);
 
-    int min_reps = reps < CUDA_MIN_REPS ? reps : CUDA_MIN_REPS;
-    int count = 0;
-    double spent = 0.0;
-    while (count < reps && !(count >= min_reps && spent >= CUDA_SIDE_BUDGET_S)) {
-        int chunk = reps - count < CUDA_CHUNK ? reps - count : CUDA_CHUNK;
+    for (;;) {
+        /* a chunk: up to CUDA_CHUNK calls, taken in turns from the sides
+         * that want more, enqueued behind the closed gate */
+        timed_side *owner[CUDA_CHUNK];
+        int planned = 0;
+        int wanted[2] = {0, 0};
+        for (int s = 0; s < count_sides; s++)
+            wanted[s] = side_wants_more(&sides[s]) ? sides[s].reps - sides[s].count : 0;
+        while (planned < CUDA_CHUNK) {
+            int before = planned;
+            for (int s = 0; s < count_sides && planned < CUDA_CHUNK; s++)
+                if (wanted[s] > 0) {
+                    owner[planned++] = &sides[s];
+                    wanted[s]--;
+                }
+            if (planned == before)
+                break;
+        }
+        if (planned == 0)
+            break;
         atomic_store(&S->gate.open, 0);
         atomic_store(&S->gate.timed_out, 0);
         CUDA_TRY(cudaLaunchHostFunc(S->stream, gate_hold, &S->gate), "the gate before a chunk");
-        int enqueued = 0;
-        int rc = enqueue_chunk(fn, arg, &call, chunk, &enqueued, err, err_size);
+        int enqueued = 0, rc = 0;
+        for (int j = 0; j < planned && rc == 0; j++) {
+            cudaError_t e = cudaEventRecord(S->events[2 * j], S->stream);
+            if (e != cudaSuccess) {
+                rc = cuda_fail(err, err_size, "cudaEventRecord", "before a timed call", e);
+                break;
+            }
+            rc = owner[j]->fn(owner[j]->arg, owner[j]->call++, err, err_size);
+            if (rc == 0) {
+                e = cudaEventRecord(S->events[2 * j + 1], S->stream);
+                if (e != cudaSuccess)
+                    rc = cuda_fail(err, err_size, "cudaEventRecord", "after a timed call", e);
+            }
+            if (rc == 0)
+                enqueued = j + 1;
+        }
         atomic_store_explicit(&S->gate.open, 1, memory_order_release);
         cudaError_t e = cudaStreamSynchronize(S->stream);
         if (rc != 0)
@@ -588,18 +637,19 @@ static int time_side(cuda_call_fn fn, void *arg, size_t rotation, int reps, doub
         if (atomic_load(&S->gate.timed_out) && !S->gate_note_printed) {
             printf("note: enqueueing %d calls took over %.0f s, so the GPU ran part of them as "
                    "the CPU issued them; their times may include launch gaps\n",
-                   chunk, CUDA_GATE_MAX_S);
+                   planned, CUDA_GATE_MAX_S);
             S->gate_note_printed = true;
         }
         for (int j = 0; j < enqueued; j++) {
             float ms = 0.0f;
             CUDA_TRY(cudaEventElapsedTime(&ms, S->events[2 * j], S->events[2 * j + 1]), NULL);
-            times[count++] = (double)ms * 1e-3;
-            spent += (double)ms * 1e-3;
+            timed_side *t = owner[j];
+            t->times[t->count++] = (double)ms * 1e-3;
+            t->spent += (double)ms * 1e-3;
         }
     }
-    *median_s = median_of(times, count);
-    *done = count;
+    for (int s = 0; s < count_sides; s++)
+        sides[s].median_s = median_of(sides[s].times, sides[s].count);
     return 0;
 }
 
@@ -658,7 +708,7 @@ typedef struct cuda_buffers {
     char *a, *c, *a16, *c16; /* device: sets of the backend's and cuBLAS's A and C */
     void *h_a, *h_c;         /* host, act type */
     uint16_t *h_a16, *h_c16; /* host, bf16 */
-    double *times;
+    double *times, *base_times; /* per-call times of the backend and of cuBLAS */
 } cuda_buffers;
 
 static void buffers_free(cuda_buffers *b)
@@ -675,6 +725,7 @@ static void buffers_free(cuda_buffers *b)
     free(b->h_a16);
     free(b->h_c16);
     free(b->times);
+    free(b->base_times);
 }
 
 /* `sets` device copies of host[bytes], `stride` apart, in one allocation. */
@@ -722,7 +773,9 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     b->h_a16 = malloc(a_count * 2);
     b->h_c16 = malloc(c_count * 2);
     b->times = malloc((size_t)cfg->reps * sizeof *b->times);
-    if (!b->h_a || !b->h_c || !b->h_a16 || !b->h_c16 || !b->times) {
+    b->base_times = malloc((size_t)(cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps) *
+                           sizeof *b->base_times);
+    if (!b->h_a || !b->h_c || !b->h_a16 || !b->h_c16 || !b->times || !b->base_times) {
         snprintf(err, err_size, "out of host memory for A and C (%.1f MiB)",
                  mib(2 * (a_bytes + c_bytes)));
         return -1;
@@ -773,13 +826,21 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
                 "relative L2 error of %.3g (expected <= %.0e)\n",
                 (long long)m, rel, tol);
 
-    double median_s = 0.0, base_s = 0.0;
-    int base_reps = 0;
-    if (time_side(call_backend, &bc, sets, cfg->reps, b->times, &median_s, &row->reps, err,
-                  err_size) != 0 ||
-        time_side(call_cublas, &cc, sets16, cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps,
-                  b->times, &base_s, &base_reps, err, err_size) != 0)
+    timed_side sides[2] = {
+        {.fn = call_backend, .arg = &bc, .rotation = sets, .reps = cfg->reps, .times = b->times},
+        {.fn = call_cublas,
+         .arg = &cc,
+         .rotation = sets16,
+         .reps = cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps,
+         .times = b->base_times}};
+    if (cfg->timing == BENCH_TIMING_SIDES) {
+        if (time_sides(&sides[0], 1, err, err_size) != 0 || time_sides(&sides[1], 1, err, err_size) != 0)
+            return -1;
+    } else if (time_sides(sides, 2, err, err_size) != 0) {
         return -1;
+    }
+    double median_s = sides[0].median_s, base_s = sides[1].median_s;
+    row->reps = sides[0].count;
 
     double fewest = (double)L->weight_bytes + (double)a_bytes + (double)c_bytes;
     double floor_s = fewest / (mach->copy_gbps * 1e9);

@@ -48,7 +48,14 @@ typedef struct bench_config {
     uint64_t seed;
     const char *schedule; /* forced schedule, NULL for the library's choice */
     int baseline_reps;    /* timed repetitions of the baseline; 0 = reps */
+    int timing;           /* cuda: BENCH_TIMING_SIDES (the default) or _ALTERNATE */
 } bench_config;
+
+/* The order of the timed calls on cuda (bench_cuda.c): all of the
+ * backend's, then all of cuBLAS's, each side in its own steady clock; or the
+ * two sides' calls in turn, both in one clock state. The CPU bench always
+ * times the sides apart. */
+enum { BENCH_TIMING_SIDES = 0, BENCH_TIMING_ALTERNATE = 1 };
 
 /* One CSV row: the columns of `unigemm bench --csv`. */
 typedef struct bench_row {

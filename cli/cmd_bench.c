@@ -1,6 +1,7 @@
 /*
  * cmd_bench.c - `unigemm bench --backend B -m LIST -n N -k K --weights SPEC
- * --act T [--csv FILE] [--threads N] [--reps N] [--seed N] [--schedule S]`: checks the
+ * --act T [--csv FILE] [--threads N] [--reps N] [--seed N] [--schedule S]
+ * [--timing sides|alternate]`: checks the
  * options (a context for the backend, the weight format against K), measures
  * the machine's ceilings, then times each M of the list with bench_run_one
  * and prints a table row per M, appending it to FILE with --csv. On the cuda
@@ -21,7 +22,7 @@
 #define BENCH_MAX_REPS 100000
 
 typedef struct bench_args {
-    const char *backend, *m_list, *weights, *act, *csv, *schedule;
+    const char *backend, *m_list, *weights, *act, *csv, *schedule, *timing;
     int64_t n, k, threads, reps;
     uint64_t seed;
     int64_t ms[BENCH_MAX_MS];
@@ -32,7 +33,7 @@ static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: unigemm bench --backend B -m LIST -n N -k K --weights SPEC --act T\n"
                "                     [--csv FILE] [--threads N] [--reps N] [--seed N]\n"
-               "                     [--schedule NAME]\n"
+               "                     [--schedule NAME] [--timing sides|alternate]\n"
                "  --backend B     cpu, ref, cuda or auto\n"
                "  -m LIST         comma-separated M values (rows of A), e.g. 1,16,512\n"
                "  -n N, -k K      output and input features of the layer (W is [N][K])\n"
@@ -48,7 +49,11 @@ static void bench_usage(FILE *f)
                "                  50 on cuda, where each is one call timed by CUDA events)\n"
                "  --seed N        seed of the random weights and activations (default 1)\n"
                "  --schedule NAME force the backend's schedule (e.g. avx2-decode); default: the\n"
-               "                  library's choice per M\n");
+               "                  library's choice per M\n"
+               "  --timing ORDER  cuda: 'sides' (default) times all of the backend's calls, then\n"
+               "                  all of cuBLAS's, each in its own steady clock; 'alternate'\n"
+               "                  times them in turn, so that both meet the same GPU clock (the\n"
+               "                  CPU bench always times its sides apart)\n");
 }
 
 /* Prints "unigemm bench: <why>" and the usage; the exit status of bad arguments. */
@@ -104,7 +109,7 @@ static bool parse_m_list(bench_args *a, char *err, size_t err_size)
 
 static const char *const bench_options[] = {
     "--backend", "-m", "-n", "-k", "--weights", "--act", "--csv", "--threads", "--reps", "--seed",
-    "--schedule"};
+    "--schedule", "--timing"};
 
 static bool known_option(const char *name)
 {
@@ -160,6 +165,8 @@ static bool parse_args(int argc, char **argv, bench_args *a, char *err, size_t e
             a->csv = value;
         else if (strcmp(name, "--schedule") == 0)
             a->schedule = value;
+        else if (strcmp(name, "--timing") == 0)
+            a->timing = value;
         else if (strcmp(name, "--threads") == 0) {
             if (!parse_int("--threads", value, 0, 4096, &a->threads, err, err_size))
                 return false;
@@ -246,6 +253,20 @@ int cmd_bench(int argc, char **argv)
     }
     if (cfg.reps == 0)
         cfg.reps = gpu ? BENCH_CUDA_DEFAULT_REPS : 5;
+    if (a.timing != NULL) {
+        if (strcmp(a.timing, "alternate") == 0 && gpu)
+            cfg.timing = BENCH_TIMING_ALTERNATE;
+        else if (strcmp(a.timing, "alternate") == 0) {
+            snprintf(err, sizeof err,
+                     "--timing alternate: only the cuda bench alternates calls (backend %s "
+                     "times its sides apart)",
+                     ug_backend_name(cfg.backend));
+            return bad_argument(err);
+        } else if (strcmp(a.timing, "sides") != 0) {
+            snprintf(err, sizeof err, "--timing '%.64s' is not one of sides, alternate", a.timing);
+            return bad_argument(err);
+        }
+    }
 
     if (a.csv != NULL) {
         FILE *f = fopen(a.csv, "a");
@@ -274,9 +295,11 @@ int cmd_bench(int argc, char **argv)
            (long long)cfg.n, (long long)cfg.k, (unsigned long long)cfg.seed);
     if (gpu)
         printf("ceilings measured now on device %d (%s): device-to-device copy %.1f GB/s "
-               "(read + write, %zu MiB buffer), L2 %.0f MiB; baseline cuBLAS bf16 GEMM\n",
+               "(read + write, %zu MiB buffer), L2 %.0f MiB; baseline cuBLAS bf16 GEMM, %s\n",
                mach.device, mach.device_name, mach.copy_gbps, mach.copy_bytes >> 20,
-               (double)mach.l2_bytes / (1 << 20));
+               (double)mach.l2_bytes / (1 << 20),
+               cfg.timing == BENCH_TIMING_ALTERNATE ? "its calls alternating with the backend's"
+                                                    : "timed after the backend");
     else
         printf("ceilings measured now: read %.1f GB/s (%zu MiB buffer), peak f32 %.1f GFLOP/s "
                "(%s), %d threads, LLC %.1f MiB; baseline OpenBLAS sgemm\n",
