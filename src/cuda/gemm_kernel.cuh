@@ -60,9 +60,10 @@
  * of both CTAs are done with it (each consumer warp also arrives on the
  * other CTA's "empty" barrier).
  * With splits > 1 the grid holds one tile per cluster of `splits` CTAs, each
- * taking a contiguous share of K; rank r > 0 parks its accumulators in its
- * (then idle) ring and rank 0 adds them in rank order through distributed
- * shared memory before the epilogue: deterministic, no workspace.
+ * taking a contiguous share of K; the partial sums meet in a fixed tree
+ * (rank r + splits/2 pushes its accumulators into the idle ring of rank r
+ * through distributed shared memory, r adds them, and so on down to rank 0)
+ * before rank 0's epilogue: deterministic, no workspace.
  *
  * Instantiated from spec/kernels.toml (src/generated/cuda_gemm_<bits>bit.cu); launched by
  * gemm_launch.cu.
@@ -532,7 +533,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 }
             }
             __syncwarp();
-            if (splits > 1) { /* the consumers' two cluster barriers */
+            /* the consumers' cluster barriers: two per level of their
+             * reduction (splits = 2: one level, 4: two) */
+            for (int h = splits / 2; h >= 1; h /= 2) {
                 cooperative_groups::this_cluster().sync();
                 cooperative_groups::this_cluster().sync();
             }
@@ -650,27 +653,41 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 pin(acc[mi][i]);
 
         if (splits > 1) {
-            /* One tile per cluster: the ring is idle once every consumer
-             * warp's wgmmas have retired. */
+            /* One tile per cluster, its partial sums added in a tree: at
+             * level h (splits / 2, .., 1) ranks h .. 2h - 1 push theirs into
+             * the ring of rank - h with 16-byte remote stores ([x / 4][256
+             * consumer threads] float4s, x = mi * ACC + i), and that rank
+             * adds them to its own; rank 0 ends with the tile. A ring is idle
+             * once its CTA's loop is done (the first barrier of a level), and
+             * the second makes the pushes visible. Stores, not remote loads:
+             * a remote load waits a round trip through the cluster, and
+             * pulling a 128 x 256 tile that way took ~3.8 us on the H200
+             * (bench/results/h200-session10-experiments.txt). */
             cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-            float *park = (float *)ring;
-            consumers_sync();
-            if (rank != 0) {
+            float4 *park = (float4 *)ring;
+            constexpr int V = MR * ACC / 4;
+            for (int h = splits / 2; h >= 1; h /= 2) {
+                cluster.sync();
+                if (rank >= h && rank < 2 * h) {
+                    float4 *dst = cluster.map_shared_rank(park, rank - h);
 #pragma unroll
-                for (int mi = 0; mi < MR; mi++)
+                    for (int v = 0; v < V; v++) {
+                        const int x = 4 * v;
+                        dst[v * 256 + ct] = make_float4(acc[x / ACC][x % ACC], acc[x / ACC][x % ACC + 1],
+                                                        acc[x / ACC][x % ACC + 2], acc[x / ACC][x % ACC + 3]);
+                    }
+                }
+                cluster.sync();
+                if (rank < h) {
 #pragma unroll
-                    for (int i = 0; i < ACC; i++)
-                        park[(mi * ACC + i) * 256 + ct] = acc[mi][i];
-            }
-            cluster.sync();
-            if (rank == 0) {
-                for (int r = 1; r < splits; r++) {
-                    const float *theirs = cluster.map_shared_rank(park, r);
-#pragma unroll
-                    for (int mi = 0; mi < MR; mi++)
-#pragma unroll
-                        for (int i = 0; i < ACC; i++)
-                            acc[mi][i] += theirs[(mi * ACC + i) * 256 + ct];
+                    for (int v = 0; v < V; v++) {
+                        const int x = 4 * v;
+                        const float4 theirs = park[v * 256 + ct];
+                        acc[x / ACC][x % ACC] += theirs.x;
+                        acc[x / ACC][x % ACC + 1] += theirs.y;
+                        acc[x / ACC][x % ACC + 2] += theirs.z;
+                        acc[x / ACC][x % ACC + 3] += theirs.w;
+                    }
                 }
             }
         }
@@ -870,8 +887,6 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 }
             }
         }
-        if (splits > 1)
-            cooperative_groups::this_cluster().sync(); /* rank 0 is done with the others' rings */
     }
     /* the tile path's last tensor stores read shared memory until done */
     if (ct % 128 == 0)
