@@ -562,6 +562,22 @@ typedef struct timed_side {
     double median_s;
 } timed_side;
 
+/* Enqueue the calls of owner[0 .. count) between event pairs (the gate
+ * closed); *enqueued says how many made it. */
+static int enqueue_chunk(timed_side *const *owner, int count, int *enqueued, char *err,
+                         size_t err_size)
+{
+    cuda_session *S = &session;
+    for (int j = 0; j < count; j++) {
+        CUDA_TRY(cudaEventRecord(S->events[2 * j], S->stream), NULL);
+        if (owner[j]->fn(owner[j]->arg, owner[j]->call++, err, err_size) != 0)
+            return -1;
+        CUDA_TRY(cudaEventRecord(S->events[2 * j + 1], S->stream), NULL);
+        *enqueued = j + 1;
+    }
+    return 0;
+}
+
 static bool side_wants_more(const timed_side *t)
 {
     int min_reps = t->reps < CUDA_MIN_REPS ? t->reps : CUDA_MIN_REPS;
@@ -572,7 +588,7 @@ static bool side_wants_more(const timed_side *t)
  * of events. With two sides the calls alternate (one of each in turn, as
  * long as each side still wants calls), in the warm-up too, so that both run
  * in the same power and clock state of the GPU; with one side this is the
- * plain measurement of that side alone. */
+ * plain measurement of that side alone. One or two sides. */
 static int time_sides(timed_side *sides, int count_sides, char *err, size_t err_size)
 {
     cuda_session *S = &session;
@@ -612,22 +628,8 @@ static int time_sides(timed_side *sides, int count_sides, char *err, size_t err_
         atomic_store(&S->gate.open, 0);
         atomic_store(&S->gate.timed_out, 0);
         CUDA_TRY(cudaLaunchHostFunc(S->stream, gate_hold, &S->gate), "the gate before a chunk");
-        int enqueued = 0, rc = 0;
-        for (int j = 0; j < planned && rc == 0; j++) {
-            cudaError_t e = cudaEventRecord(S->events[2 * j], S->stream);
-            if (e != cudaSuccess) {
-                rc = cuda_fail(err, err_size, "cudaEventRecord", "before a timed call", e);
-                break;
-            }
-            rc = owner[j]->fn(owner[j]->arg, owner[j]->call++, err, err_size);
-            if (rc == 0) {
-                e = cudaEventRecord(S->events[2 * j + 1], S->stream);
-                if (e != cudaSuccess)
-                    rc = cuda_fail(err, err_size, "cudaEventRecord", "after a timed call", e);
-            }
-            if (rc == 0)
-                enqueued = j + 1;
-        }
+        int enqueued = 0;
+        int rc = enqueue_chunk(owner, planned, &enqueued, err, err_size);
         atomic_store_explicit(&S->gate.open, 1, memory_order_release);
         cudaError_t e = cudaStreamSynchronize(S->stream);
         if (rc != 0)
@@ -772,9 +774,9 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
     b->h_c = malloc(c_bytes);
     b->h_a16 = malloc(a_count * 2);
     b->h_c16 = malloc(c_count * 2);
+    const int base_reps = cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps;
     b->times = malloc((size_t)cfg->reps * sizeof *b->times);
-    b->base_times = malloc((size_t)(cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps) *
-                           sizeof *b->base_times);
+    b->base_times = malloc((size_t)base_reps * sizeof *b->base_times);
     if (!b->h_a || !b->h_c || !b->h_a16 || !b->h_c16 || !b->times || !b->base_times) {
         snprintf(err, err_size, "out of host memory for A and C (%.1f MiB)",
                  mib(2 * (a_bytes + c_bytes)));
@@ -828,11 +830,7 @@ static int run_sides(const bench_config *cfg, const bench_machine *mach, int64_t
 
     timed_side sides[2] = {
         {.fn = call_backend, .arg = &bc, .rotation = sets, .reps = cfg->reps, .times = b->times},
-        {.fn = call_cublas,
-         .arg = &cc,
-         .rotation = sets16,
-         .reps = cfg->baseline_reps > 0 ? cfg->baseline_reps : cfg->reps,
-         .times = b->base_times}};
+        {.fn = call_cublas, .arg = &cc, .rotation = sets16, .reps = base_reps, .times = b->base_times}};
     if (cfg->timing == BENCH_TIMING_SIDES) {
         if (time_sides(&sides[0], 1, err, err_size) != 0 || time_sides(&sides[1], 1, err, err_size) != 0)
             return -1;
