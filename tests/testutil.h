@@ -74,7 +74,15 @@ void tu_case_str(const hx_case *c, ug_backend backend, char *buf, size_t size);
 
 /* Run the cases through hx_check_case on ctx (of `backend`) against the
  * oracle; print the first 20 failures (case, schedule if forced, message)
- * and fail the test once at the end with the count, naming `what`. */
+ * and fail the test once at the end with the count, naming `what`. Cases
+ * absent from a restricted build (tu_absent_from_build) are skipped and
+ * counted in a printed line. */
+/* Whether this build was restricted with UG_SPEC_RESTRICT and has no kernel
+ * for the combination (schedule NULL: any); callers skip such cases. In a
+ * build of the whole spec always false, so a refusal there fails. */
+bool tu_absent_from_build(ug_backend backend, const char *schedule, ug_dtype a_type,
+                          const ug_weight_format *format);
+
 void tu_check_cases(ug_context *ctx, ug_context *oracle, const hx_case *cases, size_t count,
                     hx_rng *r, const char *what);
 
