@@ -8,26 +8,29 @@
  * A CTA is two consumer warpgroups and a producer warpgroup (registers
  * moved from the producer to the consumers with setmaxnreg), and owns tiles
  * of 128*MR rows of W (MR = 1, 2) x TN tokens:
- *   - the producer: for each 64-k chunk warp 8 waits until a ring stage is
- *     free, then one lane fills it with two tensor copies (TMA) completing
- *     on the stage's "full" mbarrier: the A tile [TN][64] (128-byte swizzle,
- *     zero fill past M and K) and the tile's 8*MR weight chunks (one box of
- *     the 4-d view of the packed codes, gemm_launch.cu). Few copies matter:
- *     each costs the SM's copy engine ~220 cycles plus ~4 per KB (measured,
- *     docs/cuda.md). So the group parameters go another way: warps
- *     9-11 take the chunks in turn, read the chunk's group rows of scales,
- *     biases and zero points from global memory (warming L2 three chunks
- *     ahead), convert them into each row's packed dequantization state
- *     (pack_group_row, 16 bytes) and store that into the stage, then all 32
- *     lanes arrive on "full" too;
+ *   - the producer: a ring stage holds KS = 1 or 2 chunks of 64 k
+ *     (gemm_chunks_per_stage). For each stage warp 8 waits until a ring
+ *     slot is free, then one lane fills it with two tensor copies (TMA)
+ *     completing on the stage's "full" mbarrier: the A tiles [KS][TN][64]
+ *     (128-byte swizzle, zero fill past M and K; one box of a 3-d view of
+ *     A where K is whole chunks, else a box per chunk) and the tile's 8*MR
+ *     weight row blocks of KS chunks (one box of the 4-d view of the packed
+ *     codes, gemm_launch.cu). Few copies matter: each costs the SM's copy
+ *     engine ~220 cycles plus ~4 per KB (measured, docs/cuda.md). So the
+ *     group parameters go another way: warps 9-11 take the stages in turn,
+ *     read each chunk's group rows of scales, biases and zero points from
+ *     global memory (warming L2 three stages ahead), convert them into each
+ *     row's packed dequantization state (pack_group_row, 16 bytes) and
+ *     store that into the stage (once where both chunks are in one group),
+ *     then all 32 lanes arrive on "full" too;
  *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
- *     wgmma register-A layout, one row block per warp). For each stage and
- *     64 of its rows it reads its two rows' packed group state, dequantizes
- *     the weight fragments from shared memory into registers and issues 4
- *     wgmmas, keeping that batch in flight
- *     while it makes the next one's fragments (wait_group 1, two register
- *     sets); a stage goes back to the producer once its batches have
+ *     wgmma register-A layout, one row block per warp). For each chunk of
+ *     a stage and 64 of its rows it reads its two rows' packed group
+ *     state, dequantizes the weight fragments from shared memory into
+ *     registers and issues 4 wgmmas, keeping that batch in flight while it
+ *     makes the next one's fragments (wait_group 1, two register sets); a
+ *     stage goes back to the producer once its batches have
  *     retired (every consumer thread arrives on its "empty" mbarrier, after
  *     its own reads of the stage);
  *   - epilogue: alpha, bias (beta * C), rounded to C's type, one of three
@@ -85,15 +88,30 @@
 #define EPI_ROW_STRIDE 68
 #define UG_GEMM_EPILOGUE_BYTES (2 * 32 * EPI_ROW_STRIDE * 4)
 
+/* 64-k chunks per ring stage: two for quantized codes in 128-row tiles of
+ * up to 128 tokens, where a stage's tensor work is short next to the fixed
+ * cost of its copies on the SM's copy engine (docs/cuda.md), so that each
+ * copy carries twice the work; one otherwise (full-precision weights were
+ * no faster with two: their copies are large anyway). */
+__host__ __device__ constexpr int gemm_chunks_per_stage(int bits, int mr, int tn)
+{
+    return bits <= 8 && mr == 1 && tn <= 128 ? 2 : 1;
+}
+
 /* Bytes of one ring stage for a code width, 128*MR rows of W and a token
- * tile: the A tile, the tile's 8*MR weight chunks, and (quantized) the
- * packed group state of every row for up to two group rows ([2][128*MR] x
- * 16 bytes). Every part is a multiple of 1024 bytes, so A tiles stay
- * 1024-aligned for the 128-byte swizzle. */
+ * tile, per chunk of the stage (KS of them): the A tiles ([KS][TN][64]),
+ * the tile's 8*MR weight row blocks ([8*MR][KS] chunks of CHUNK bytes, as
+ * the codes' box lands), and (quantized) the packed group state of every
+ * row for up to two group rows per chunk ([KS][2][128*MR] x 16 bytes).
+ * Every part is a multiple of 1024 bytes, so A tiles stay 1024-aligned for
+ * the 128-byte swizzle. */
 template <int BITS, int MR, int TN> struct gemm_stage {
-    static constexpr int A_BYTES = TN * 128;
-    static constexpr int W_BYTES = 8 * MR * 128 * BITS;
-    static constexpr int P_BYTES = BITS <= 8 ? 4096 * MR : 0;
+    static constexpr int KS = gemm_chunks_per_stage(BITS, MR, TN);
+    static constexpr int A_CHUNK = TN * 128;
+    static constexpr int P_CHUNK = BITS <= 8 ? 4096 * MR : 0;
+    static constexpr int A_BYTES = KS * A_CHUNK;
+    static constexpr int W_BYTES = KS * 8 * MR * 128 * BITS;
+    static constexpr int P_BYTES = KS * P_CHUNK;
     static constexpr int BYTES = A_BYTES + W_BYTES + P_BYTES;
 };
 
@@ -178,6 +196,16 @@ __device__ __forceinline__ void tma_load_2d_multicast(void *dst, const CUtensorM
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
                  ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(smem_addr(dst)),
                  "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(smem_addr(bar)), "h"(ctas)
+                 : "memory");
+}
+
+/* The box of a 3-d tensor map at (x0, x1, x2) into shared memory. */
+__device__ __forceinline__ void tma_load_3d(void *dst, const CUtensorMap *map, int x0, int x1,
+                                            int x2, uint64_t *bar)
+{
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)map), "r"(x0), "r"(x1), "r"(x2), "r"(smem_addr(bar))
                  : "memory");
 }
 
@@ -394,6 +422,14 @@ __device__ __forceinline__ void flag_release(int *f, int v)
     asm volatile("st.release.gpu.global.b32 [%0], %1;\n" ::"l"(f), "r"(v) : "memory");
 }
 
+/* Whether the second chunk of a stage starting at chunk c is in the first
+ * one's group (or the group is the whole column: group_shift < 0), so that
+ * the stage carries one chunk's group state for both. */
+__device__ __forceinline__ bool stage_shares_group(int group_shift, int64_t c)
+{
+    return group_shift < 0 || ((c * 64) >> group_shift) == (((c + 1) * 64) >> group_shift);
+}
+
 /* ---- the kernel ----------------------------------------------------------- */
 
 template <int BITS, typename Act, int MR, int TN>
@@ -408,6 +444,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     constexpr int ACC = TN / 2;      /* f32 accumulators per wgmma and thread */
     constexpr bool BF16 = !Act::is_f16;
     constexpr int EPI_TOKENS = TN < 32 ? TN : 32; /* tokens per pass of the epilogue */
+    constexpr int KS = stage::KS;                 /* chunks per stage */
+    constexpr int BATCHES = KS * MR;              /* wgmma batches per stage */
 
     extern __shared__ uint8_t smem_raw[];
     __shared__ __align__(8) uint64_t full[UG_GEMM_MAX_STAGES], empty[UG_GEMM_MAX_STAGES];
@@ -469,17 +507,27 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             const int m0 = (int)(work.tile % p.tiles_m) * TN;
             const int c_begin = work.c_begin, c_end = work.c_end;
             if (warp == 8) {
-                for (int64_t c = c_begin; c < c_end; c++) {
+                for (int64_t c = c_begin; c < c_end; c += KS) {
                     mbar_wait(&empty[s], phase ^ 1);
                     uint8_t *st = ring + (size_t)s * stage::BYTES;
                     if (lane == 0) {
+                        /* whole boxes: parts past k (or past the item's
+                         * chunks, which the consumers skip) arrive too */
                         mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES));
                         if (a_share > 1)
-                            tma_load_2d_multicast(st + part * (stage::A_BYTES / a_share), &maps.a,
-                                                  (int)(c * 64), m0 + part * (TN / a_share), &full[s],
-                                                  (uint16_t)((1u << a_share) - 1));
+#pragma unroll
+                            for (int kk = 0; kk < KS; kk++)
+                                tma_load_2d_multicast(
+                                    st + kk * stage::A_CHUNK + part * (stage::A_CHUNK / a_share),
+                                    &maps.a, (int)((c + kk) * 64), m0 + part * (TN / a_share),
+                                    &full[s], (uint16_t)((1u << a_share) - 1));
+                        else if (KS > 1 && p.a_copies == 1)
+                            tma_load_3d(st, &maps.a, 0, m0, (int)c, &full[s]);
                         else
-                            tma_load_2d(st, &maps.a, (int)(c * 64), m0, &full[s]);
+#pragma unroll
+                            for (int kk = 0; kk < KS; kk++)
+                                tma_load_2d(st + kk * stage::A_CHUNK, &maps.a, (int)((c + kk) * 64),
+                                            m0, &full[s]);
                         tma_load_4d(st + stage::A_BYTES, &maps.codes, 0, 0, (int)c, nt * BLOCKS,
                                     &full[s]);
                     }
@@ -487,13 +535,14 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     advance();
                 }
             } else if (BITS <= 8) {
-                for (int64_t c = c_begin; c < c_end; c++, slot++) {
+                for (int64_t c = c_begin; c < c_end; c += KS, slot++) {
                     if (slot % 3 == warp - 9) {
-                        if (c + 3 < c_end) {
-                            /* warm L2 with this warp's next chunk of the item
-                             * (slot + 3): its group rows of scales, biases and
-                             * zeros, one line per lane */
-                            const int64_t gn = p.w.group_shift < 0 ? 0 : ((c + 3) * 64) >> p.w.group_shift;
+                        if (c + 3 * KS < c_end) {
+                            /* warm L2 with this warp's next stage of the item
+                             * (slot + 3): its first chunk's group rows of
+                             * scales, biases and zeros, one line per lane */
+                            const int64_t gn =
+                                p.w.group_shift < 0 ? 0 : ((c + 3 * KS) * 64) >> p.w.group_shift;
                             const int lines = ROWS * sb / 128;
 #pragma unroll 1
                             for (int gr = 0; gr < group_rows; gr++) {
@@ -510,23 +559,34 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                             }
                         }
                         mbar_wait(&empty[s], phase ^ 1);
-                        uint8_t *state = ring + (size_t)s * stage::BYTES + stage::A_BYTES + stage::W_BYTES;
-                        const int64_t gi = p.w.group_shift < 0 ? 0 : (c * 64) >> p.w.group_shift;
+                        /* each chunk's group rows, but a second chunk in
+                         * the first one's group reads the first one's */
+                        const int chunks_here = stage_shares_group(p.w.group_shift, c)
+                                                    ? 1
+                                                    : (int)min((int64_t)KS, c_end - c);
 #pragma unroll 1
-                        for (int gr = 0; gr < group_rows; gr++)
+                        for (int kk = 0; kk < chunks_here; kk++) {
+                            uint8_t *state = ring + (size_t)s * stage::BYTES + stage::A_BYTES +
+                                             stage::W_BYTES + kk * stage::P_CHUNK;
+                            const int64_t gi =
+                                p.w.group_shift < 0 ? 0 : ((c + kk) * 64) >> p.w.group_shift;
 #pragma unroll 1
-                            for (int r0 = 0; r0 < ROWS; r0 += 128) {
-                                /* rows r0 + lane + 32 i: four rows' loads in flight */
-                                const int64_t at = (gi + gr) * p.w.n_pad + (int64_t)nt * ROWS + r0 + lane;
-                                group_raw_row raw[4];
+                            for (int gr = 0; gr < group_rows; gr++)
+#pragma unroll 1
+                                for (int r0 = 0; r0 < ROWS; r0 += 128) {
+                                    /* rows r0 + lane + 32 i: four rows' loads in flight */
+                                    const int64_t at =
+                                        (gi + gr) * p.w.n_pad + (int64_t)nt * ROWS + r0 + lane;
+                                    group_raw_row raw[4];
 #pragma unroll
                                 for (int i = 0; i < 4; i++)
                                     raw[i] = read_group_row(src, at + 32 * i);
 #pragma unroll
-                                for (int i = 0; i < 4; i++)
-                                    *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =
-                                        pack_group_row<Act>(raw[i], p.w.scale_type);
-                            }
+                                    for (int i = 0; i < 4; i++)
+                                        *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =
+                                            pack_group_row<Act>(raw[i], p.w.scale_type);
+                                }
+                        }
                         mbar_arrive(&full[s]);
                     }
                     advance();
@@ -593,19 +653,31 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
          * every wgmma). */
         uint32_t frag[2][4][4];
         int prev = -1; /* the stage whose last batch may still be in flight */
-        auto run_stage = [&](int set) {
+        /* Stage s, holding chunks c .. c + KS - 1, of which the first nk
+         * are used (a constant on every path, like the set: a path where a
+         * register set might be rewritten while its batch is in flight
+         * makes ptxas serialize every wgmma). Batch u = kk * MR + mi of the
+         * stage: chunk kk, 64-row unit mi. */
+        auto run_stage = [&](int set, int64_t c, int nk) {
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
-            const uint4 *state = (const uint4 *)(st + stage::A_BYTES + stage::W_BYTES);
-            const uint64_t desc = desc_ring + (uint64_t)(s * (stage::BYTES >> 4));
+            const bool shared_group = KS > 1 && stage_shares_group(p.w.group_shift, c);
 #pragma unroll
-            for (int mi = 0; mi < MR; mi++) {
-                uint32_t(&a)[4][4] = frag[MR == 2 ? mi : set];
+            for (int u = 0; u < BATCHES; u++) {
+                const int kk = u / MR, mi = u % MR;
+                if (kk >= nk)
+                    break;
+                const uint4 *state = (const uint4 *)(st + stage::A_BYTES + stage::W_BYTES +
+                                                     (shared_group ? 0 : kk) * stage::P_CHUNK);
+                const uint64_t desc =
+                    desc_ring + (uint64_t)((s * stage::BYTES + kk * stage::A_CHUNK) >> 4);
+                uint32_t(&a)[4][4] = frag[BATCHES > 1 ? u % 2 : set];
                 const int rb = q * 4 * MR + 4 * mi + wq;
                 uint4 w[VEC];
 #pragma unroll
                 for (int v = 0; v < VEC; v++)
-                    w[v] = *(const uint4 *)(st + stage::A_BYTES + rb * CHUNK + v * 512 + lane * 16);
+                    w[v] = *(const uint4 *)(st + stage::A_BYTES + (rb * KS + kk) * CHUNK + v * 512 +
+                                            lane * 16);
                 group_state<Act> gs0, gs1;
                 if constexpr (BITS <= 8) {
 #pragma unroll
@@ -628,7 +700,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 wg_commit();
                 wg_wait<1>();
                 /* the batch just retired was the previous stage's last */
-                if (mi == 0) {
+                if (u == 0) {
                     if (prev >= 0)
                         release(prev);
                     prev = s;
@@ -637,12 +709,19 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             advance();
         };
         int64_t c = c_begin;
-        for (; c + 2 <= c_end; c += 2) {
-            run_stage(0);
-            run_stage(1);
+        if constexpr (BATCHES == 1) {
+            for (; c + 2 <= c_end; c += 2) {
+                run_stage(0, c, 1);
+                run_stage(1, c + 1, 1);
+            }
+            if (c < c_end)
+                run_stage(0, c, 1);
+        } else {
+            for (; c + KS <= c_end; c += KS)
+                run_stage(0, c, KS);
+            if (c < c_end) /* KS = 2: the item's last chunk alone */
+                run_stage(0, c, 1);
         }
-        if (c < c_end)
-            run_stage(0);
         wg_wait<0>();
         if (prev >= 0)
             release(prev);

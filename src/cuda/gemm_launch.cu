@@ -54,8 +54,9 @@ static bool encode_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap *ma
 /* gemm_stage<BITS, rows / 128, tn>::BYTES, at run time */
 static int stage_bytes(int bits, int rows, int tn)
 {
-    int mr = rows / 128;
-    return tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 4096 * mr : 0);
+    const int mr = rows / 128;
+    return gemm_chunks_per_stage(bits, mr, tn) *
+           (tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 4096 * mr : 0));
 }
 
 /* Shared memory the epilogue takes after the ring: the pass buffers of the
@@ -193,13 +194,28 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     memset(&maps, 0, sizeof maps);
     const ug_kernel_weights *w = &p->w;
     bool ok;
-    {
+    const int ks = gemm_chunks_per_stage(p->w.bits, rows / 128, tn);
+    const CUtensorMapDataType a_type =
+        bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    /* a stage's chunks of A in one box where k is whole chunks (a chunk
+     * past k is then wholly out of the view, zero-filled) and the CTA
+     * takes whole A tiles, else a box per chunk */
+    p->a_copies = ks;
+    if (ks > 1 && p->k % 64 == 0 && p->a_share == 1) {
+        cuuint64_t dims[3] = {64, (cuuint64_t)p->m, (cuuint64_t)p->k / 64};
+        cuuint64_t strides[2] = {(cuuint64_t)lda * 2, 128};
+        cuuint32_t box[3] = {64, (cuuint32_t)tn, (cuuint32_t)ks};
+        if (encode_map(encode, &maps.a, a_type, 3, a, dims, strides, box,
+                       CU_TENSOR_MAP_SWIZZLE_128B))
+            p->a_copies = 1;
+    }
+    ok = true;
+    if (p->a_copies != 1 || ks == 1) {
         cuuint64_t dims[2] = {(cuuint64_t)p->k, (cuuint64_t)p->m};
         cuuint64_t strides[1] = {(cuuint64_t)lda * 2};
         cuuint32_t box[2] = {64, (cuuint32_t)(tn / p->a_share)};
-        ok = encode_map(encode, &maps.a,
-                        bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
-                        2, a, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+        ok = encode_map(encode, &maps.a, a_type, 2, a, dims, strides, box,
+                        CU_TENSOR_MAP_SWIZZLE_128B);
     }
     if (ok) {
         /* 8-byte elements: 64 of them are the 512 bytes a warp reads at once */
@@ -207,7 +223,7 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         cuuint64_t dims[4] = {64, (cuuint64_t)w->bits / 4, (cuuint64_t)w->chunks,
                               (cuuint64_t)(w->n_pad / 16)};
         cuuint64_t strides[3] = {512, (cuuint64_t)chunk, (cuuint64_t)(w->chunks * chunk)};
-        cuuint32_t box[4] = {64, (cuuint32_t)w->bits / 4, 1, (cuuint32_t)rows / 16};
+        cuuint32_t box[4] = {64, (cuuint32_t)w->bits / 4, (cuuint32_t)ks, (cuuint32_t)rows / 16};
         ok = encode_map(encode, &maps.codes, CU_TENSOR_MAP_DATA_TYPE_UINT64, 4, w->codes, dims,
                         strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
     }

@@ -107,6 +107,10 @@ typedef struct ug_gemm_params {
      * share each A tile: each copies 1/a_share of its rows to all of them
      * (TMA multicast). The persistent grid then walks pairs of tiles. */
     int a_share;
+    /* A copies per ring stage: 1, or with two chunks per stage
+     * (gemm_chunks_per_stage) either 1 (maps.a is the 3-d view that takes
+     * both chunks in one box) or 2 (maps.a is 2-d, one box per chunk) */
+    int a_copies;
 } ug_gemm_params;
 
 /* The epilogue's ways to C. TILE: 16-bit C without beta, 16-byte aligned
@@ -118,8 +122,9 @@ typedef struct ug_gemm_params {
 enum { UG_GEMM_C_GENERAL, UG_GEMM_C_RUNS, UG_GEMM_C_TILE };
 
 /* The tensor maps the large-M kernel copies through (encoded by
- * ug_gemm_launch): A as [m][k] in boxes of [tn][64]; the packed codes as
- * [row blocks][chunks][bits/4][512 bytes] in boxes of one chunk of the
+ * ug_gemm_launch): A as [m][k] in boxes of [tn][64], or as [k / 64][m][64]
+ * in boxes of a stage's [chunks][tn][64]; the packed codes as [row
+ * blocks][chunks][bits/4][512 bytes] in boxes of a stage's chunks of the
  * tile's row blocks; with UG_GEMM_C_TILE, C as [m][n] in boxes of [tn][64]
  * (128-byte swizzle). */
 typedef struct ug_gemm_maps {
