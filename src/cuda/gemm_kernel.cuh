@@ -422,12 +422,20 @@ __device__ __forceinline__ void flag_release(int *f, int v)
     asm volatile("st.release.gpu.global.b32 [%0], %1;\n" ::"l"(f), "r"(v) : "memory");
 }
 
-/* Whether the second chunk of a stage starting at chunk c is in the first
- * one's group (or the group is the whole column: group_shift < 0), so that
- * the stage carries one chunk's group state for both. */
-__device__ __forceinline__ bool stage_shares_group(int group_shift, int64_t c)
+/* For stage_shares_group: the low bits of a chunk index that are zero
+ * where a group starts (all ones per channel, where one group is the whole
+ * column; none where a chunk holds whole groups, G <= 64). */
+__device__ __forceinline__ uint32_t group_share_mask(int group_shift)
 {
-    return group_shift < 0 || ((c * 64) >> group_shift) == (((c + 1) * 64) >> group_shift);
+    return group_shift < 0 ? ~0u : group_shift <= 6 ? 0u : (1u << (group_shift - 6)) - 1;
+}
+
+/* Whether the second chunk of a stage starting at chunk c is in the first
+ * one's group, so that the stage carries one chunk's group state for both
+ * (mask: group_share_mask). */
+__device__ __forceinline__ bool stage_shares_group(uint32_t mask, int64_t c)
+{
+    return ((uint32_t)(c + 1) & mask) != 0;
 }
 
 /* ---- the kernel ----------------------------------------------------------- */
@@ -492,6 +500,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(gemm_regs<BITS>::PRODUCER));
         const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;
         const int group_rows = p.w.group_shift == 5 ? 2 : 1;
+        const uint32_t share_mask = group_share_mask(p.w.group_shift);
         const group_source src = {p.w.scales, p.w.biases, p.w.zeros, p.w.n_pad, p.w.scale_type,
                                   p.w.code_offset};
         /* Ring slots this CTA has filled so far. A group warp takes every
@@ -561,7 +570,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                         mbar_wait(&empty[s], phase ^ 1);
                         /* each chunk's group rows, but a second chunk in
                          * the first one's group reads the first one's */
-                        const int chunks_here = stage_shares_group(p.w.group_shift, c)
+                        const int chunks_here = stage_shares_group(share_mask, c)
                                                     ? 1
                                                     : (int)min((int64_t)KS, c_end - c);
 #pragma unroll 1
@@ -615,9 +624,14 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     const int c_bytes = p.out.c_type == UG_KF32 ? 4 : 2;
     const bool c_vec = (uintptr_t)p.out.c % (8 * c_bytes) == 0 && p.out.ldc % 8 == 0;
     uint32_t epi_pass = 0; /* 16-bit passes so far: staging box epi_pass % 2 */
-    /* descriptor of stage s's A tile at k16 step j: desc_ring + s * (BYTES
-     * >> 4) + 2 * j (its address field counts 16-byte units) */
+    /* descriptor of chunk kk of stage s's A tiles at k16 step j: desc_ring +
+     * (s * BYTES + kk * A_CHUNK) / 16 + 2 * j (its address field counts
+     * 16-byte units), added in the low word */
     const uint64_t desc_ring = a_tile_desc(smem_addr(ring));
+    const uint64_t desc_hi = desc_ring & ~0xFFFFFFFFull;
+    /* steps 2 and 3 of a chunk take the second group row where G = 32 */
+    const int gs1_row = p.w.group_shift == 5 ? ROWS : 0;
+    const uint32_t share_mask = group_share_mask(p.w.group_shift);
     /* a stage goes back once this CTA's consumer threads and, where the A
      * tiles are shared, the other CTA's consumer warps have arrived: its
      * producer writes this CTA's stage too */
@@ -661,7 +675,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         auto run_stage = [&](int set, int64_t c, int nk) {
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * stage::BYTES;
-            const bool shared_group = KS > 1 && stage_shares_group(p.w.group_shift, c);
+            const bool shared_group = KS > 1 && stage_shares_group(share_mask, c);
 #pragma unroll
             for (int u = 0; u < BATCHES; u++) {
                 const int kk = u / MR, mi = u % MR;
@@ -669,8 +683,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     break;
                 const uint4 *state = (const uint4 *)(st + stage::A_BYTES + stage::W_BYTES +
                                                      (shared_group ? 0 : kk) * stage::P_CHUNK);
-                const uint64_t desc =
-                    desc_ring + (uint64_t)((s * stage::BYTES + kk * stage::A_CHUNK) >> 4);
+                /* the address field cannot carry: shared memory ends below 2^18 */
+                const uint32_t desc_lo =
+                    (uint32_t)desc_ring + (uint32_t)((s * stage::BYTES + kk * stage::A_CHUNK) >> 4);
                 uint32_t(&a)[4][4] = frag[BATCHES > 1 ? u % 2 : set];
                 const int rb = q * 4 * MR + 4 * mi + wq;
                 uint4 w[VEC];
@@ -683,11 +698,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
                         gs0.set(h, state[rb * 16 + g + 8 * h]);
-                        if (p.w.group_shift == 5)
-                            gs1.set(h, state[ROWS + rb * 16 + g + 8 * h]);
+                        gs1.set(h, state[gs1_row + rb * 16 + g + 8 * h]);
                     }
-                    if (p.w.group_shift != 5)
-                        gs1 = gs0;
                 }
 #pragma unroll
                 for (int step = 0; step < 4; step++)
@@ -696,7 +708,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 wg_fence();
 #pragma unroll
                 for (int step = 0; step < 4; step++)
-                    wgmma_rs<TN, BF16>::run(acc[mi], a[step], desc + 2 * step);
+                    wgmma_rs<TN, BF16>::run(acc[mi], a[step], desc_hi | (desc_lo + 2 * step));
                 wg_commit();
                 wg_wait<1>();
                 /* the batch just retired was the previous stage's last */
