@@ -588,8 +588,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                                         (gi + gr) * p.w.n_pad + (int64_t)nt * ROWS + r0 + lane;
                                     group_raw_row raw[4];
 #pragma unroll
-                                for (int i = 0; i < 4; i++)
-                                    raw[i] = read_group_row(src, at + 32 * i);
+                                    for (int i = 0; i < 4; i++)
+                                        raw[i] = read_group_row(src, at + 32 * i);
 #pragma unroll
                                     for (int i = 0; i < 4; i++)
                                         *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =

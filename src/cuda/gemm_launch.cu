@@ -193,24 +193,23 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     ug_gemm_maps maps;
     memset(&maps, 0, sizeof maps);
     const ug_kernel_weights *w = &p->w;
-    bool ok;
     const int ks = gemm_chunks_per_stage(p->w.bits, rows / 128, tn);
     const CUtensorMapDataType a_type =
         bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
     /* a stage's chunks of A in one box where k is whole chunks (a chunk
      * past k is then wholly out of the view, zero-filled) and the CTA
      * takes whole A tiles, else a box per chunk */
-    p->a_copies = ks;
+    bool a_view = false;
     if (ks > 1 && p->k % 64 == 0 && p->a_share == 1) {
         cuuint64_t dims[3] = {64, (cuuint64_t)p->m, (cuuint64_t)p->k / 64};
         cuuint64_t strides[2] = {(cuuint64_t)lda * 2, 128};
         cuuint32_t box[3] = {64, (cuuint32_t)tn, (cuuint32_t)ks};
-        if (encode_map(encode, &maps.a, a_type, 3, a, dims, strides, box,
-                       CU_TENSOR_MAP_SWIZZLE_128B))
-            p->a_copies = 1;
+        a_view = encode_map(encode, &maps.a, a_type, 3, a, dims, strides, box,
+                            CU_TENSOR_MAP_SWIZZLE_128B);
     }
-    ok = true;
-    if (p->a_copies != 1 || ks == 1) {
+    p->a_copies = a_view ? 1 : ks;
+    bool ok = a_view;
+    if (!a_view) {
         cuuint64_t dims[2] = {(cuuint64_t)p->k, (cuuint64_t)p->m};
         cuuint64_t strides[1] = {(cuuint64_t)lda * 2};
         cuuint32_t box[2] = {64, (cuuint32_t)(tn / p->a_share)};
