@@ -63,10 +63,11 @@
  * of both CTAs are done with it (each consumer warp also arrives on the
  * other CTA's "empty" barrier).
  * With splits > 1 the grid holds one tile per cluster of `splits` CTAs, each
- * taking a contiguous share of K; the partial sums meet in a fixed tree
- * (rank r + splits/2 pushes its accumulators into the idle ring of rank r
- * through distributed shared memory, r adds them, and so on down to rank 0)
- * before rank 0's epilogue: deterministic, no workspace.
+ * taking a contiguous share of K; the partial sums meet in a fixed order by
+ * warpgroup (ranks r and r ^ 1 swap halves of the tile through distributed
+ * shared memory, each adding the half it keeps; with four, ranks 2 and 3
+ * then push their halves to ranks 0 and 1), and ranks 0 and 1 each write
+ * half of the tile: deterministic, no workspace.
  *
  * Instantiated from spec/kernels.toml (src/generated/cuda_gemm_<bits>bit.cu); launched by
  * gemm_launch.cu.
@@ -380,14 +381,15 @@ __device__ __forceinline__ bool work_item(const ug_gemm_params &p, int splits, i
     /* 32-bit where it is enough (tiles < 2^31, checked at launch): 64-bit
      * divisions are long instruction sequences, and the first item is on
      * the path to the first copy */
-    const uint32_t per = (uint32_t)(splits * p.a_share); /* CTAs walking as one */
-    const uint32_t first = blockIdx.x / per, step = gridDim.x / per;
+    /* CTAs walking as one: splits (1, 2, 4) x a_share (1, 2), a power of two */
+    const int per_shift = 31 - __clz(splits * p.a_share), split_shift = 31 - __clz(splits);
+    const uint32_t first = blockIdx.x >> per_shift, step = gridDim.x >> per_shift;
     const uint32_t dp_end = (uint32_t)(splits > 1 ? p.tiles : p.dp_tiles);
     const uint32_t chunks = (uint32_t)p.w.chunks;
     if (first + (uint32_t)i * step < dp_end) {
         w.tile = first + (uint32_t)i * step;
-        w.c_begin = (int)(chunks * rank / splits);
-        w.c_end = (int)(chunks * (rank + 1) / splits);
+        w.c_begin = (int)((chunks * rank) >> split_shift);
+        w.c_end = (int)((chunks * (rank + 1)) >> split_shift);
         w.role = WORK_WHOLE;
         return true;
     }
@@ -512,8 +514,10 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         int slot = 0;
         gemm_work work;
         for (int item = 0; work_item(p, splits, rank, item, work); item++) {
-            const int nt = (int)(work.tile / p.tiles_m) * a_share + part;
-            const int m0 = (int)(work.tile % p.tiles_m) * TN;
+            /* 32-bit: tiles < 2^31 (checked at launch) */
+            const uint32_t tile = (uint32_t)work.tile, tiles_m = (uint32_t)p.tiles_m;
+            const int nt = (int)(tile / tiles_m) * a_share + part;
+            const int m0 = (int)(tile % tiles_m) * TN;
             const int c_begin = work.c_begin, c_end = work.c_end;
             if (warp == 8) {
                 for (int64_t c = c_begin; c < c_end; c += KS) {
@@ -646,7 +650,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 
     gemm_work work;
     for (int item = 0; work_item(p, splits, rank, item, work); item++) {
-        const int64_t nt = work.tile / p.tiles_m * a_share + part, m0 = (work.tile % p.tiles_m) * TN;
+        /* 32-bit: tiles < 2^31 (checked at launch) */
+        const uint32_t tile = (uint32_t)work.tile, tiles_m = (uint32_t)p.tiles_m;
+        const int64_t nt = (int64_t)(tile / tiles_m) * a_share + part, m0 = (int64_t)(tile % tiles_m) * TN;
         const int c_begin = work.c_begin, c_end = work.c_end;
         float acc[MR][ACC];
 #pragma unroll
@@ -743,37 +749,51 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             for (int i = 0; i < ACC; i++)
                 pin(acc[mi][i]);
 
+        /* whether this warpgroup ends with its rows of the tile and writes them */
+        bool keep = true;
         if (splits > 1) {
-            /* One tile per cluster, its partial sums added in a tree: at
-             * level h (splits / 2, .., 1) ranks h .. 2h - 1 push theirs into
-             * the ring of rank - h with 16-byte remote stores ([x / 4][256
-             * consumer threads] float4s, x = mi * ACC + i), and that rank
-             * adds them to its own; rank 0 ends with the tile. A ring is idle
-             * once its CTA's loop is done (the first barrier of a level), and
-             * the second makes the pushes visible. Stores, not remote loads:
-             * a remote load waits a round trip through the cluster, and
-             * pulling a 128 x 256 tile that way took ~3.8 us on the H200
-             * (bench/results/h200-session10-experiments.txt). */
+            /* One tile per cluster, its partial sums meeting by warpgroup (a
+             * reduce-scatter): at level h = 1 ranks r and r ^ 1 swap halves,
+             * warpgroup q of rank r keeping its rows where q == r % 2 and
+             * otherwise pushing its accumulators into the idle ring of rank
+             * r ^ 1, whose warpgroup q adds them; at each further level h
+             * (splits = 4: h = 2) the ranks with bit h push their kept rows
+             * to rank r - h. Ranks 0 and 1 end with warpgroup 0's and 1's
+             * rows and write them. So each CTA sends and receives half a
+             * tile per level, and two CTAs share the epilogue: a whole tile
+             * through one CTA's link took ~9,000 cycles for 128 x 256
+             * (bench/results/h200-session12-experiments.txt). Pushes are
+             * 16-byte remote stores ([x / 4][128 threads] float4s per
+             * warpgroup, x = mi * ACC + i): a remote load waits a round trip
+             * through the cluster. A ring is idle once its CTA's loop is
+             * done (the first barrier of a level), and the second makes the
+             * pushes visible. The order of the additions is fixed. */
             cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-            float4 *park = (float4 *)ring;
             constexpr int V = MR * ACC / 4;
-            for (int h = splits / 2; h >= 1; h /= 2) {
+            float4 *park = (float4 *)ring + q * (V * 128);
+            const int tq = ct & 127;
+            /* as a vote, so that the compiler sees it warp-uniform: a branch
+             * it cannot prove uniform inside the item loop cost the main loop
+             * its uniform registers (t64: 223 -> 243 instructions) */
+            keep = __all_sync(~0u, q == (rank & 1));
+            for (int h = 1; h < splits; h *= 2) {
                 cluster.sync();
-                if (rank >= h && rank < 2 * h) {
-                    float4 *dst = cluster.map_shared_rank(park, rank - h);
+                if (h == 1 ? !keep : keep && (rank & h)) {
+                    float4 *dst = cluster.map_shared_rank(park, h == 1 ? rank ^ 1 : rank - h);
 #pragma unroll
                     for (int v = 0; v < V; v++) {
                         const int x = 4 * v;
-                        dst[v * 256 + ct] = make_float4(acc[x / ACC][x % ACC], acc[x / ACC][x % ACC + 1],
+                        dst[v * 128 + tq] = make_float4(acc[x / ACC][x % ACC], acc[x / ACC][x % ACC + 1],
                                                         acc[x / ACC][x % ACC + 2], acc[x / ACC][x % ACC + 3]);
                     }
+                    keep = false;
                 }
                 cluster.sync();
-                if (rank < h) {
+                if (keep) {
 #pragma unroll
                     for (int v = 0; v < V; v++) {
                         const int x = 4 * v;
-                        const float4 theirs = park[v * 256 + ct];
+                        const float4 theirs = park[v * 128 + tq];
                         acc[x / ACC][x % ACC] += theirs.x;
                         acc[x / ACC][x % ACC + 1] += theirs.y;
                         acc[x / ACC][x % ACC + 2] += theirs.z;
@@ -862,7 +882,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             const int tok = 8 * (j - j0 + (mx >> 1)) + mrow;
             stmatrix_x4_trans(box + tok * 128 + (((2 * wq + (mx & 1)) ^ mrow) << 4), r);
         };
-        if (rank == 0 && p.c_path == UG_GEMM_C_TILE) {
+        if (keep && p.c_path == UG_GEMM_C_TILE) {
             /* 16-bit C without beta, rows 16-byte aligned, n % 8 == 0, and
              * room for the tile (gemm_launch.cu): the warpgroup's
              * whole part of the tile goes as 16-bit values into its staging
@@ -894,7 +914,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 for (int mi = 0; mi < MR; mi++)
                     tma_store_2d(&maps.c, area + mi * TN * 128, (int)(nt * ROWS + (q * MR + mi) * 64),
                                  (int)m0);
-        } else if (rank == 0 && p.c_path == UG_GEMM_C_RUNS) {
+        } else if (keep && p.c_path == UG_GEMM_C_RUNS) {
             /* 16-bit C without beta, rows 16-byte aligned, n % 8 == 0: per
              * warpgroup, 64-row unit and pass of EPI_TOKENS tokens, the
              * outputs go as 16-bit values into one of two staging boxes
@@ -933,7 +953,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     }
                 }
             }
-        } else if (rank == 0) {
+        } else if (keep) {
             /* Through the warpgroup's staging buffer, EPI_TOKENS tokens of its
              * 64-row unit at a time: the accumulators go in as [token][row]
              * (token stride EPI_ROW_STRIDE floats: conflict-free writes), and
