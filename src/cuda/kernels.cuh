@@ -80,8 +80,8 @@ cudaError_t ug_decode_launch(ug_decode_fn fn, const ug_decode_params *p, int tn,
  * shared-memory stages, three more warps stage the group parameters, two
  * consumer warpgroups dequantize their rows into registers and issue wgmma.
  * With splits > 1, a cluster of that many CTAs shares one tile's K and the
- * partial tiles meet in rank 0's epilogue through distributed shared memory
- * (no workspace); with splits == 1, tiles that would not divide evenly over
+ * partial tiles meet through distributed shared memory, ranks 0 and 1 each
+ * adding and writing half of the tile (no workspace); with splits == 1, tiles that would not divide evenly over
  * the SMs are shared by chunks (stream-K, partial sums through a
  * workspace). Both are deterministic. */
 typedef struct ug_gemm_params {
