@@ -378,10 +378,10 @@ struct gemm_work {
 __device__ __forceinline__ bool work_item(const ug_gemm_params &p, int splits, int rank, int i,
                                           gemm_work &w)
 {
-    /* 32-bit where it is enough (tiles < 2^31, checked at launch): 64-bit
-     * divisions are long instruction sequences, and the first item is on
-     * the path to the first copy */
-    /* CTAs walking as one: splits (1, 2, 4) x a_share (1, 2), a power of two */
+    /* 32-bit where it is enough (tiles < 2^31, checked at launch) and shifts
+     * where the divisor is a power of two (the CTAs walking as one, splits
+     * (1, 2, 4) x a_share (1, 2)): divisions are long instruction sequences,
+     * and the first item is on the path to the first copy */
     const int per_shift = 31 - __clz(splits * p.a_share), split_shift = 31 - __clz(splits);
     const uint32_t first = blockIdx.x >> per_shift, step = gridDim.x >> per_shift;
     const uint32_t dp_end = (uint32_t)(splits > 1 ? p.tiles : p.dp_tiles);
