@@ -45,6 +45,47 @@ constexpr int C_BYTES = 128 * 64 / 2;         // 128 rows x 64 k int4
 constexpr int P_BYTES = 2 * 128 * 16;         // two group rows x 128 rows x 16 B
 constexpr int S_BYTES = B_BYTES + C_BYTES + P_BYTES;
 
+// The ring's contents, once: activations of magnitude ~0.01 (BIG: ~1) with
+// random signs and mantissas, random codes, and group-state rows of the
+// packed form (scale ~1, bias 0.75, magic + zero point).
+template <int BIG> __device__ void fill_ring(uint8_t *smem, int tid, int threads)
+{
+    for (int i = tid; i < STAGES * S_BYTES / 4; i += threads) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ (blockIdx.x * 97u);
+        h ^= h >> 13; h *= 0x5bd1e995u; h ^= h >> 15;
+        const int off = (i * 4) % S_BYTES;
+        uint32_t v = h;
+        if (off < B_BYTES)
+            v = BIG ? (h & 0x80FF80FFu) | 0x3F003F00u : (h & 0x807F807Fu) | 0x3C003C00u;
+        else if (off >= B_BYTES + C_BYTES) {
+            const int word = ((off - B_BYTES - C_BYTES) / 4) & 3;
+            v = word == 0 ? 0x3C003C00u | (h & 0x007F007Fu)
+              : word == 1 ? 0x3A003A00u
+              : word == 2 ? (0x4300u | (h & 15)) * 0x10001u
+              : 0x4B000000u | (h & 15);
+        }
+        ((uint32_t *)smem)[i] = v;
+    }
+}
+
+// After the loop: the accumulators' sum (so that nothing is optimized away)
+// and the warpgroup's cycles per CTA.
+__device__ __forceinline__ void finish(float (&acc)[128], float *out, unsigned long long *cyc, int wgs,
+                                       long long t0, long long t1)
+{
+    const int tid = threadIdx.x, q = tid >> 7;
+#pragma unroll
+    for (int i = 0; i < 128; i++)
+        pin(acc[i]);
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 128; i++)
+        sum += acc[i];
+    out[blockIdx.x * blockDim.x + tid] = sum;
+    if ((tid & 127) == 0)
+        cyc[blockIdx.x * wgs + q] = (unsigned long long)(t1 - t0);
+}
+
 template <int MODE>
 __device__ __forceinline__ void make(const uint8_t *st, int rb, int lane, int g, uint32_t (&a)[4][4])
 {
@@ -128,22 +169,7 @@ __global__ void __launch_bounds__(128 * WGS, 1) micro_half(float *out, unsigned 
     extern __shared__ __align__(1024) uint8_t smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int q = warp >> 2, wq = warp & 3, g = lane >> 2;
-    for (int i = tid; i < STAGES * S_BYTES / 4; i += blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ (blockIdx.x * 97u);
-        h ^= h >> 13; h *= 0x5bd1e995u; h ^= h >> 15;
-        const int off = (i * 4) % S_BYTES;
-        uint32_t v = h;
-        if (off < B_BYTES)
-            v = (h & 0x807F807Fu) | 0x3C003C00u;
-        else if (off >= B_BYTES + C_BYTES) {
-            const int word = ((off - B_BYTES - C_BYTES) / 4) & 3;
-            v = word == 0 ? 0x3C003C00u | (h & 0x007F007Fu)
-              : word == 1 ? 0x3A003A00u
-              : word == 2 ? (0x4300u | (h & 15)) * 0x10001u
-              : 0x4B000000u | (h & 15);
-        }
-        ((uint32_t *)smem)[i] = v;
-    }
+    fill_ring<0>(smem, tid, blockDim.x);
     __syncthreads();
     float acc[128];
 #pragma unroll
@@ -176,17 +202,7 @@ __global__ void __launch_bounds__(128 * WGS, 1) micro_half(float *out, unsigned 
         half(2, (it + 2) & 3, 1);
     }
     wg_wait<0>();
-    long long t1 = clock64();
-#pragma unroll
-    for (int i = 0; i < 128; i++)
-        pin(acc[i]);
-    float sum = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 128; i++)
-        sum += acc[i];
-    out[blockIdx.x * blockDim.x + tid] = sum;
-    if ((tid & 127) == 0)
-        cyc[blockIdx.x * WGS + q] = (unsigned long long)(t1 - t0);
+    finish(acc, out, cyc, WGS, t0, clock64());
 }
 
 template <int MODE, int WGS>
@@ -196,22 +212,7 @@ __global__ void __launch_bounds__(128 * WGS, 1) micro(float *out, unsigned long 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int q = warp >> 2, wq = warp & 3, g = lane >> 2;
     // random-ish contents: bf16 in [-1, 1] for B; codes; group state rows
-    for (int i = tid; i < STAGES * S_BYTES / 4; i += blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ (blockIdx.x * 97u);
-        h ^= h >> 13; h *= 0x5bd1e995u; h ^= h >> 15;
-        const int off = (i * 4) % S_BYTES;
-        uint32_t v = h;
-        if (off < B_BYTES)
-            v = (h & 0x807F807Fu) | 0x3C003C00u;  // +-[0.0078, 0.0156)
-        else if (off >= B_BYTES + C_BYTES) {
-            const int word = ((off - B_BYTES - C_BYTES) / 4) & 3;
-            v = word == 0 ? 0x3C003C00u | (h & 0x007F007Fu)       // scale
-              : word == 1 ? 0x3A003A00u                           // bias
-              : word == 2 ? (0x4300u | (h & 15)) * 0x10001u        // magic + zero
-              : 0x4B000000u | (h & 15);
-        }
-        ((uint32_t *)smem)[i] = v;
-    }
+    fill_ring<0>(smem, tid, blockDim.x);
     __syncthreads();
     float acc[128];
 #pragma unroll
@@ -241,17 +242,7 @@ __global__ void __launch_bounds__(128 * WGS, 1) micro(float *out, unsigned long 
         stage(1, (it + 1) & 3);
     }
     wg_wait<0>();
-    long long t1 = clock64();
-#pragma unroll
-    for (int i = 0; i < 128; i++)
-        pin(acc[i]);
-    float sum = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 128; i++)
-        sum += acc[i];
-    out[blockIdx.x * blockDim.x + tid] = sum;
-    if ((tid & 127) == 0)
-        cyc[blockIdx.x * WGS + q] = (unsigned long long)(t1 - t0);
+    finish(acc, out, cyc, WGS, t0, clock64());
 }
 
 // The ring protocol without copies: warp 8 waits on "empty" and arrives on
@@ -279,22 +270,7 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
     __shared__ __align__(8) uint64_t full[STAGES], empty[STAGES];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int q = warp >> 2, wq = warp & 3, g = lane >> 2;
-    for (int i = tid; i < STAGES * S_BYTES / 4; i += blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ (blockIdx.x * 97u);
-        h ^= h >> 13; h *= 0x5bd1e995u; h ^= h >> 15;
-        const int off = (i * 4) % S_BYTES;
-        uint32_t v = h;
-        if (off < B_BYTES)
-            v = BIG ? (h & 0x80FF80FFu) | 0x3F003F00u : (h & 0x807F807Fu) | 0x3C003C00u;
-        else if (off >= B_BYTES + C_BYTES) {
-            const int word = ((off - B_BYTES - C_BYTES) / 4) & 3;
-            v = word == 0 ? 0x3C003C00u | (h & 0x007F007Fu)
-              : word == 1 ? 0x3A003A00u
-              : word == 2 ? (0x4300u | (h & 15)) * 0x10001u
-              : 0x4B000000u | (h & 15);
-        }
-        ((uint32_t *)smem)[i] = v;
-    }
+    fill_ring<BIG>(smem, tid, blockDim.x);
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             mbar_init(&full[i], GW ? 33 : 1);
@@ -385,17 +361,7 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
         stage(1);
     }
     wg_wait<0>();
-    long long t1 = clock64();
-#pragma unroll
-    for (int i = 0; i < 128; i++)
-        pin(acc[i]);
-    float sum = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 128; i++)
-        sum += acc[i];
-    out[blockIdx.x * blockDim.x + tid] = sum;
-    if ((tid & 127) == 0)
-        cyc[blockIdx.x * 2 + q] = (unsigned long long)(t1 - t0);
+    finish(acc, out, cyc, 2, t0, clock64());
 }
 
 template <int MODE, int PROTO, int GW = 0, int BIG = 0> void run_proto(int sms, int iters)
