@@ -68,6 +68,16 @@ template <int BIG> __device__ void fill_ring(uint8_t *smem, int tid, int threads
     }
 }
 
+// Accumulators set to zero and pinned before the first wgmma.
+__device__ __forceinline__ void clear(float (&acc)[128])
+{
+#pragma unroll
+    for (int i = 0; i < 128; i++) {
+        acc[i] = 0.0f;
+        pin(acc[i]);
+    }
+}
+
 // After the loop: the accumulators' sum (so that nothing is optimized away)
 // and the warpgroup's cycles per CTA.
 __device__ __forceinline__ void finish(float (&acc)[128], float *out, unsigned long long *cyc, int wgs,
@@ -172,11 +182,7 @@ __global__ void __launch_bounds__(128 * WGS, 1) micro_half(float *out, unsigned 
     fill_ring<0>(smem, tid, blockDim.x);
     __syncthreads();
     float acc[128];
-#pragma unroll
-    for (int i = 0; i < 128; i++) {
-        acc[i] = 0.0f;
-        pin(acc[i]);
-    }
+    clear(acc);
     const uint64_t desc0 = a_tile_desc(smem_addr(smem));
     const uint64_t desc_hi = desc0 & ~0xFFFFFFFFull;
     const int rb = q * 4 + wq;
@@ -211,15 +217,10 @@ __global__ void __launch_bounds__(128 * WGS, 1) micro(float *out, unsigned long 
     extern __shared__ __align__(1024) uint8_t smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int q = warp >> 2, wq = warp & 3, g = lane >> 2;
-    // random-ish contents: bf16 in [-1, 1] for B; codes; group state rows
     fill_ring<0>(smem, tid, blockDim.x);
     __syncthreads();
     float acc[128];
-#pragma unroll
-    for (int i = 0; i < 128; i++) {
-        acc[i] = 0.0f;
-        pin(acc[i]);
-    }
+    clear(acc);
     const uint64_t desc0 = a_tile_desc(smem_addr(smem));
     const uint64_t desc_hi = desc0 & ~0xFFFFFFFFull;
     const int rb = q * 4 + wq;
@@ -321,11 +322,7 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
     }
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
     float acc[128];
-#pragma unroll
-    for (int i = 0; i < 128; i++) {
-        acc[i] = 0.0f;
-        pin(acc[i]);
-    }
+    clear(acc);
     const uint64_t desc0 = a_tile_desc(smem_addr(smem));
     const uint64_t desc_hi = desc0 & ~0xFFFFFFFFull;
     const int rb = q * 4 + wq;
