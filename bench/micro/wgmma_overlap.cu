@@ -18,17 +18,25 @@
  *   micro_proto<MODE, PROTO, GW, BIG>: 384 threads as the kernel (setmaxnreg
  *     56 / 224); warp 8 waits on "empty" and arrives on "full", consumers
  *     wait on "full" and release a stage after the next one's wait_group 1
- *     (PROTO 1: every thread arrives, 2: one arrival per warp); GW 1: warps
- *     9-11 take the slots in turn as the kernel's group warps do (wait on
- *     "empty", store 128 rows of state, arrive on "full"), 2: the same
- *     without the stores, 3: warp 9 alone for every slot, 4: GW 1 polling
- *     with test_wait and __nanosleep, 5: GW 1 with a suspend-time hint;
+ *     (PROTO 1: every thread arrives, 2: one arrival per warp); GW, the
+ *     group warps: 0 none; 1 warps 9-11 take the slots in turn as the
+ *     kernel's group warps do (wait on "empty", store 128 rows of state,
+ *     arrive on "full"); 2 as 1 without the stores; 3 warp 9 alone for
+ *     every slot; 4 as 1, polling with test_wait and __nanosleep; 5 as 1
+ *     with a suspend-time hint; 6 warp 10 alone; 7 warps 9 and 10 in turn;
+ *     8 warps 9-11 all wait on every slot, warp 9 fills them; 9 as 1, each
+ *     waiting on a named barrier per slot that the consumers arrive on; 10
+ *     warp 9 alone on those named barriers; 11 as 9 without the stores; 12
+ *     warp 11 alone; 13 warps 9 and 11 in turn; 14 warps 10 and 11 in turn;
+ *     16 as 1, each warp also waiting on the other two's slots; 17 as 1 with
+ *     lane 0 alone arriving on "full";
  *     BIG 1: activations of magnitude ~1 instead of ~0.01.
  * Build and run on the GPU machine (bench/results/h200-session13-experiments.txt
- * has the numbers):
+ * and h200-session14-experiments.txt have the numbers):
  *   nvcc -gencode arch=compute_90a,code=sm_90a -O3 -std=c++17 -Isrc/cuda \
  *        -Iinclude [-DSTAGES_N=3..5] bench/micro/wgmma_overlap.cu -o /tmp/overlap
- *   /tmp/overlap [stages per CTA, default 4000] [CTAs, default 132]
+ *   /tmp/overlap [stages per CTA, default 4000] [CTAs, default 132] [any
+ *                third argument: the group-warp patterns only]
  */
 #include <cstdio>
 #include <cstdlib>
@@ -264,6 +272,34 @@ __device__ __forceinline__ void mbar_wait_hint(uint64_t *bar, uint32_t parity)
                  "@!done bra WAITH;\n}\n" ::"r"(smem_addr(bar)), "r"(parity) : "memory");
 }
 
+// Group-warp patterns (GW, see the header): whether warp 9..11 runs, and
+// which warp fills stage `it` (stores its state, arrives on "full").
+__device__ __forceinline__ bool gw_runs(int gw, int warp)
+{
+    switch (gw) {
+    case 0: return false;
+    case 3: case 10: return warp == 9;
+    case 6: return warp == 10;
+    case 12: return warp == 11;
+    case 7: return warp != 11;
+    case 13: return warp != 10;
+    case 14: return warp != 9;
+    default: return true;
+    }
+}
+__device__ __forceinline__ int gw_filler(int gw, int it)
+{
+    switch (gw) {
+    case 3: case 8: case 10: return 9;
+    case 6: return 10;
+    case 12: return 11;
+    case 7: return 9 + it % 2;
+    case 13: return 9 + 2 * (it % 2);
+    case 14: return 10 + it % 2;
+    default: return 9 + it % 3;
+    }
+}
+
 template <int MODE, int PROTO, int GW = 0, int BIG = 0>
 __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long long *cyc, int iters)
 {
@@ -274,7 +310,7 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
     fill_ring<BIG>(smem, tid, blockDim.x);
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
-            mbar_init(&full[i], GW ? 33 : 1);
+            mbar_init(&full[i], GW == 17 ? 2 : GW ? 33 : 1);
             mbar_init(&empty[i], PROTO == 1 ? 256 : 8);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -284,15 +320,16 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
     uint32_t phase = 0;
     if (warp >= 8) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
-        if (warp > 8 && !GW)
-            return;
-        // GW 1: three warps, slots in turn; 2: the same without stores; 3: warp 9 alone, every slot
-        if (warp > 9 && GW == 3)
-            return;
         if (warp > 8) {
+            if (!gw_runs(GW, warp))
+                return;
             for (int it = 0; it < iters; it++) {
-                if (GW == 3 || it % 3 == warp - 9) {
-                    if (GW == 4) {
+                const bool fills = gw_filler(GW, it) == warp;
+                if (fills || GW == 8 || GW == 16) {
+                    if (GW == 9 || GW == 10 || GW == 11) {
+                        if (it >= STAGES)
+                            asm volatile("bar.sync %0, 288;\n" ::"r"(4 + s) : "memory");
+                    } else if (GW == 4) {
                         while (!mbar_test(&empty[s], phase ^ 1))
                             __nanosleep(64);
                     } else if (GW == 5) {
@@ -300,12 +337,16 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
                     } else {
                         mbar_wait(&empty[s], phase ^ 1);
                     }
+                }
+                if (fills) {
                     uint4 *state = (uint4 *)(smem + s * S_BYTES + B_BYTES + C_BYTES);
-                    if (GW != 2)
+                    if (GW != 2 && GW != 11)
 #pragma unroll
-                    for (int i = 0; i < 4; i++)
-                        state[lane + 32 * i] = make_uint4(0x3C003C00u | (lane & 7), 0x3A003A00u, 0x43034303u, 0x4B000003u);
-                    mbar_arrive(&full[s]);
+                        for (int i = 0; i < 4; i++)
+                            state[lane + 32 * i] =
+                                make_uint4(0x3C003C00u | (lane & 7), 0x3A003A00u, 0x43034303u, 0x4B000003u);
+                    if (GW != 17 || lane == 0)
+                        mbar_arrive(&full[s]);
                 }
                 if (++s == STAGES) { s = 0; phase ^= 1; }
             }
@@ -344,6 +385,8 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
         if (prev >= 0) {
             if (PROTO == 1) {
                 mbar_arrive(&empty[prev]);
+                if (GW >= 9 && GW <= 11) // the named barrier of the slot
+                    asm volatile("bar.arrive %0, 288;\n" ::"r"(4 + prev) : "memory");
             } else {
                 __syncwarp();
                 if (lane == 0)
@@ -430,8 +473,27 @@ template <int MODE, int WGS, bool HALF = false> void run(int sms, int iters)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const int iters = argc > 1 ? atoi(argv[1]) : 4000;
     const int sms = argc > 2 ? atoi(argv[2]) : 132;
+    if (argc > 3) { // the group-warp patterns only
+        run_proto<1, 1, 0>(sms, iters);
+        run_proto<1, 1, 1>(sms, iters);
+        run_proto<1, 1, 2>(sms, iters);
+        run_proto<1, 1, 3>(sms, iters);
+        run_proto<1, 1, 6>(sms, iters);
+        run_proto<1, 1, 7>(sms, iters);
+        run_proto<1, 1, 8>(sms, iters);
+        run_proto<1, 1, 9>(sms, iters);
+        run_proto<1, 1, 10>(sms, iters);
+        run_proto<1, 1, 11>(sms, iters);
+        run_proto<1, 1, 12>(sms, iters);
+        run_proto<1, 1, 13>(sms, iters);
+        run_proto<1, 1, 14>(sms, iters);
+        run_proto<1, 1, 16>(sms, iters);
+        run_proto<1, 1, 17>(sms, iters);
+        return 0;
+    }
     run<0, 1>(sms, iters);
     run<1, 1>(sms, iters);
     run<2, 1>(sms, iters);

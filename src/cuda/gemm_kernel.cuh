@@ -549,7 +549,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 }
             } else if (BITS <= 8) {
                 for (int64_t c = c_begin; c < c_end; c += KS, slot++) {
-                    if (slot % 3 == warp - 9) {
+                    const bool mine = slot % 3 == warp - 9;
+                    if (mine) {
                         if (c + 3 * KS < c_end) {
                             /* warm L2 with this warp's next stage of the item
                              * (slot + 3): its first chunk's group rows of
@@ -571,7 +572,17 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                                     asm volatile("prefetch.global.L2 [%0];\n" ::"l"(line));
                             }
                         }
+                    }
+                    /* With 4-bit codes and token tiles of 128 and more,
+                     * each group warp also waits on the other two warps'
+                     * slots: measured 1.3-1.6 % faster at M = 4096 and
+                     * ~1 % at M = 1024 (alternating timing). Elsewhere it
+                     * cost: 5 % with 64-token tiles at M = 64, 2 % with
+                     * 8-bit codes at M = 256 and 4096. Why is not known
+                     * (bench/results/h200-session14-experiments.txt). */
+                    if (mine || (BITS == 4 && TN >= 128))
                         mbar_wait(&empty[s], phase ^ 1);
+                    if (mine) {
                         /* each chunk's group rows, but a second chunk in
                          * the first one's group reads the first one's */
                         const int chunks_here = stage_shares_group(share_mask, c)
