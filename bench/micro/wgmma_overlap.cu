@@ -29,7 +29,9 @@
  *     warp 9 alone on those named barriers; 11 as 9 without the stores; 12
  *     warp 11 alone; 13 warps 9 and 11 in turn; 14 warps 10 and 11 in turn;
  *     16 as 1, each warp also waiting on the other two's slots; 17 as 1 with
- *     lane 0 alone arriving on "full";
+ *     lane 0 alone arriving on "full"; 18, 19, 20: warp 9 alone, three
+ *     warps in turn, two in turn, each fill converting raw scales and zero
+ *     points read from the stage into packed state (pack_group_row);
  *     BIG 1: activations of magnitude ~1 instead of ~0.01.
  * Build and run on the GPU machine (bench/results/h200-session13-experiments.txt
  * and h200-session14-experiments.txt have the numbers):
@@ -281,7 +283,7 @@ __device__ __forceinline__ bool gw_runs(int gw, int warp)
     case 3: case 10: return warp == 9;
     case 6: return warp == 10;
     case 12: return warp == 11;
-    case 7: return warp != 11;
+    case 7: case 20: return warp != 11;
     case 13: return warp != 10;
     case 14: return warp != 9;
     default: return true;
@@ -290,10 +292,10 @@ __device__ __forceinline__ bool gw_runs(int gw, int warp)
 __device__ __forceinline__ int gw_filler(int gw, int it)
 {
     switch (gw) {
-    case 3: case 8: case 10: return 9;
+    case 3: case 8: case 10: case 18: return 9;
     case 6: return 10;
     case 12: return 11;
-    case 7: return 9 + it % 2;
+    case 7: case 20: return 9 + it % 2;
     case 13: return 9 + 2 * (it % 2);
     case 14: return 10 + it % 2;
     default: return 9 + it % 3;
@@ -338,7 +340,25 @@ __global__ void __launch_bounds__(384, 1) micro_proto(float *out, unsigned long 
                         mbar_wait(&empty[s], phase ^ 1);
                     }
                 }
-                if (fills) {
+                if (fills && GW >= 18) {
+                    // the conversion of raw group rows into packed state (scales and
+                    // zero points read from the stage, packed as the kernel does)
+                    const uint8_t *raw = smem + s * S_BYTES;
+                    uint4 *state = (uint4 *)(smem + s * S_BYTES + B_BYTES + C_BYTES);
+                    group_raw_row rows[4];
+#pragma unroll
+                    for (int m = 0; m < 4; m++) {
+                        const int r = lane + 32 * m;
+                        rows[m].scale = (((const uint16_t *)raw)[r] & 0x3FFFu) | 0x3C00u;
+                        rows[m].bias = 0;
+                        rows[m].zero = raw[256 + r] & 15u;
+                    }
+                    __syncwarp();
+#pragma unroll
+                    for (int m = 0; m < 4; m++)
+                        state[lane + 32 * m] = pack_group_row<act_bf16>(rows[m], UG_KBF16);
+                    mbar_arrive(&full[s]);
+                } else if (fills) {
                     uint4 *state = (uint4 *)(smem + s * S_BYTES + B_BYTES + C_BYTES);
                     if (GW != 2 && GW != 11)
 #pragma unroll
@@ -492,6 +512,9 @@ int main(int argc, char **argv)
         run_proto<1, 1, 14>(sms, iters);
         run_proto<1, 1, 16>(sms, iters);
         run_proto<1, 1, 17>(sms, iters);
+        run_proto<1, 1, 18>(sms, iters);
+        run_proto<1, 1, 19>(sms, iters);
+        run_proto<1, 1, 20>(sms, iters);
         return 0;
     }
     run<0, 1>(sms, iters);
