@@ -138,18 +138,25 @@ __device__ __forceinline__ typename Act::T2 group_value(uint32_t raw, int scale_
     return Act::from_float(f);
 }
 
-/* One row's dequantization state packed in 16 bytes: scale, bias and
- * magic + zero point as activation-type pairs, and 2^23 + zero point as f32
- * bits. magic + offset (offset < 256) is the magic's bit pattern with the
- * offset in its low mantissa bits (exact for f16 and f32; for bf16, only
- * 4-bit codes read it, offset < 16). */
+/* One row's dequantization state packed in 16 bytes, where the scales and
+ * biases are stored in the activation type: scale, bias and magic + zero
+ * point as activation-type pairs, and 2^23 + zero point as f32 bits.
+ * magic + offset (offset < 256) is the magic's bit pattern with the offset
+ * in its low mantissa bits (exact for f16 and f32; for bf16, only 4-bit
+ * codes read it, offset < 16). No branches on the type, for callers that
+ * test it once for many rows. */
+template <typename Act> __device__ __forceinline__ uint4 pack_group_row_same_type(const group_raw_row &r)
+{
+    return make_uint4(__byte_perm(r.scale, 0, 0x1010), __byte_perm(r.bias, 0, 0x1010),
+                      __byte_perm((Act::magic4 & 0xFFFFu) | r.zero, 0, 0x1010), 0x4B000000u | r.zero);
+}
+
+/* The same for scales and biases of any stored type (scale_type). */
 template <typename Act> __device__ __forceinline__ uint4 pack_group_row(const group_raw_row &r, int scale_type)
 {
-    uint4 v;
+    uint4 v = pack_group_row_same_type<Act>(r);
     v.x = as_u32(group_value<Act>(r.scale, scale_type));
     v.y = as_u32(group_value<Act>(r.bias, scale_type));
-    v.z = __byte_perm((Act::magic4 & 0xFFFFu) | r.zero, 0, 0x1010);
-    v.w = 0x4B000000u | r.zero;
     return v;
 }
 

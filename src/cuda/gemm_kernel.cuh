@@ -505,6 +505,10 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
         const uint32_t share_mask = group_share_mask(p.w.group_shift);
         const group_source src = {p.w.scales, p.w.biases, p.w.zeros, p.w.n_pad, p.w.scale_type,
                                   p.w.code_offset};
+        /* scales stored in the activation type: the group state packs
+         * without conversions (fewer instructions on the group warps,
+         * which share the consumers' sub-partitions) */
+        const bool same_type = p.w.scale_type == (Act::is_f16 ? UG_KF16 : UG_KBF16);
         /* Ring slots this CTA has filled so far. A group warp takes every
          * third slot, so that it waits on a stage's "empty" barrier at most
          * one phase ahead of the consumers' releases: a warp that skipped
@@ -605,10 +609,15 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
 #pragma unroll
                                     for (int i = 0; i < 4; i++)
                                         raw[i] = read_group_row(src, at + 32 * i);
+                                    uint4 *row_state = (uint4 *)(state + (gr * ROWS + r0 + lane) * 16);
+                                    if (same_type)
 #pragma unroll
-                                    for (int i = 0; i < 4; i++)
-                                        *(uint4 *)(state + (gr * ROWS + r0 + lane + 32 * i) * 16) =
-                                            pack_group_row<Act>(raw[i], p.w.scale_type);
+                                        for (int i = 0; i < 4; i++)
+                                            row_state[32 * i] = pack_group_row_same_type<Act>(raw[i]);
+                                    else
+#pragma unroll
+                                        for (int i = 0; i < 4; i++)
+                                            row_state[32 * i] = pack_group_row<Act>(raw[i], p.w.scale_type);
                                 }
                         }
                         mbar_arrive(&full[s]);
