@@ -586,7 +586,17 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                      * (bench/results/h200-session14-experiments.txt). */
                     if (mine || (BITS == 4 && TN >= 128))
                         mbar_wait(&empty[s], phase ^ 1);
-                    if (mine) {
+                    /* one batch per stage (KS = MR = 1): the second stage
+                     * of each pair of the item (the consumers' loop takes
+                     * them in pairs), where it is in the first one's
+                     * group, has the consumers read the first one's state
+                     * again (before they release it); its slot only
+                     * signals */
+                    const bool reuse =
+                        BATCHES == 1 && ((c - c_begin) & 1) != 0 && ((uint32_t)c & share_mask) != 0;
+                    if (mine && reuse) {
+                        mbar_arrive(&full[s]);
+                    } else if (mine) {
                         /* each chunk's group rows, but a second chunk in
                          * the first one's group reads the first one's */
                         const int chunks_here = stage_shares_group(share_mask, c)
@@ -707,7 +717,13 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 const int kk = u / MR, mi = u % MR;
                 if (kk >= nk)
                     break;
-                const uint4 *state = (const uint4 *)(st + stage::A_BYTES + stage::W_BYTES +
+                /* with one batch per stage, the second of a pair in the
+                 * first one's group reads the first one's state, which
+                 * the group warps did not repeat (that slot is released
+                 * only after this batch's reads) */
+                const bool reuse = BATCHES == 1 && set == 1 && ((uint32_t)c & share_mask) != 0;
+                const uint4 *state = (const uint4 *)(ring + (size_t)(reuse ? prev : s) * stage::BYTES +
+                                                     stage::A_BYTES + stage::W_BYTES +
                                                      (shared_group ? 0 : kk) * stage::P_CHUNK);
                 /* the address field cannot carry: shared memory ends below 2^18 */
                 const uint32_t desc_lo =
