@@ -21,8 +21,10 @@
  *     read each chunk's group rows of scales, biases and zero points from
  *     global memory (warming L2 three stages ahead), convert them into each
  *     row's packed dequantization state (pack_group_row, 16 bytes) and
- *     store that into the stage (once where both chunks are in one group),
- *     then all 32 lanes arrive on "full" too;
+ *     store that into the stage (once where both chunks are in one group;
+ *     with one chunk and one 64-row batch per stage, not for the second
+ *     stage of a pair in the first one's group, whose consumers read the
+ *     first one's state again), then all 32 lanes arrive on "full" too;
  *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
  *     wgmma register-A layout, one row block per warp). For each chunk of
