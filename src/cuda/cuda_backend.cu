@@ -153,7 +153,7 @@ static void gpu_layout_make(const ug_layout *L, ug_gpu_layout *G)
     G->row_blocks = G->n_pad / UG_GPU_BLOCK_ROWS;
     G->chunks = G->k_pad / UG_GPU_CHUNK_K;
     G->chunk_bytes = 128 * (int64_t)G->bits;
-    size_t codes = (size_t)(G->row_blocks * G->chunks * G->chunk_bytes), per_group = 0;
+    size_t per_group = 0;
     if (L->quantized) {
         if (L->format.group_size == UG_GROUP_PER_CHANNEL) {
             G->group_shift = -1;
@@ -164,7 +164,11 @@ static void gpu_layout_make(const ug_layout *L, ug_gpu_layout *G)
         }
         G->scale_bytes = (int)ug_float_bytes(L->format.scale_type);
         per_group = (size_t)(G->groups * G->n_pad);
+        if (G->scale_bytes == 2 && (G->group_shift < 0 || G->group_shift >= 6))
+            G->rec_bytes = 4 * UG_GPU_BLOCK_ROWS;
     }
+    G->unit_bytes = G->chunk_bytes + G->rec_bytes;
+    const size_t codes = (size_t)(G->row_blocks * G->chunks * G->unit_bytes);
     G->codes_off = 0;
     G->scales_off = align_up(codes);
     G->biases_off = align_up(G->scales_off + per_group * G->scale_bytes);
@@ -223,6 +227,26 @@ static void pack_host(const ug_layout *L, const ug_gpu_layout *G, const ug_weigh
                 int z = L->is_signed ? ((const int8_t *)src->zeros)[from]
                                      : ((const uint8_t *)src->zeros)[from];
                 dst[G->zeros_off + to] = (uint8_t)(z + (L->is_signed ? code_offset(L) : 0));
+            }
+        }
+    if (G->rec_bytes == 0)
+        return;
+    /* each chunk's record, from the arrays just written (padded rows: zero
+     * scales, as there) */
+    for (int64_t nb = 0; nb < G->row_blocks; nb++)
+        for (int64_t c = 0; c < G->chunks; c++) {
+            const int64_t gi = G->group_shift < 0 ? 0 : (c * UG_GPU_CHUNK_K) >> G->group_shift;
+            uint8_t *rec = dst + (nb * G->chunks + c) * G->unit_bytes + G->chunk_bytes;
+            for (int r = 0; r < UG_GPU_BLOCK_ROWS; r++) {
+                const size_t at = (size_t)(gi * G->n_pad + nb * UG_GPU_BLOCK_ROWS + r);
+                uint16_t scale, high;
+                memcpy(&scale, dst + G->scales_off + at * 2, 2);
+                if (L->biases_bytes)
+                    memcpy(&high, dst + G->biases_off + at * 2, 2);
+                else
+                    high = (uint16_t)(L->zeros_bytes ? dst[G->zeros_off + at] : code_offset(L));
+                const uint32_t word = scale | (uint32_t)high << 16;
+                memcpy(rec + 4 * r, &word, 4);
             }
         }
 }
@@ -424,8 +448,12 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
     if (st == UG_OK && s != NULL && s->family == UG_FAMILY_CUDA_WG) {
         const ug_kernel_info *k;
         st = ug_registry_kernel(ctx, s, d->a_type, f, &k, NULL, 0);
-        if (st == UG_OK && ug_gemm_stages(G.bits, s->rows, s->tokens, s->cluster,
-                                          cp->smem_optin) == 0)
+        /* the kernel's rule (gemm_uses_records): records, scales in the activation type */
+        const bool records =
+            G.rec_bytes > 0 &&
+            kernel_float(f->scale_type) == (d->a_type == UG_F16 ? UG_KF16 : UG_KBF16);
+        if (st == UG_OK && ug_gemm_stages(G.bits, s->rows, s->tokens, s->cluster, G.unit_bytes,
+                                          records, cp->smem_optin) == 0)
             st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
                          "schedule %s does not fit in the %d bytes of shared memory a block may "
                          "use on device %d (%d-bit weights)",
@@ -445,7 +473,7 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
             device_scope scope;
             cudaError_t e = scope_enter(&scope, ctx->device);
             if (e == cudaSuccess) {
-                e = ug_gemm_slots(cp->gemm, s->a_share, cp->sms, cp->smem_optin, &cp->wg_slots);
+                e = ug_gemm_slots(cp->gemm.staged, s->a_share, cp->sms, cp->smem_optin, &cp->wg_slots);
                 scope_leave(&scope);
             }
             if (e != cudaSuccess)
@@ -534,6 +562,8 @@ static ug_status cuda_execute(const ug_plan *plan, const ug_packed_weights *w, c
         kw.weight_type = kernel_float(L->format.storage);
     }
     kw.chunks = G->chunks;
+    kw.unit_bytes = G->unit_bytes;
+    kw.records = G->rec_bytes > 0;
     kw.n_pad = G->n_pad;
     kw.bits = G->bits;
     ug_kernel_output out;

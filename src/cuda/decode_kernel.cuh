@@ -99,7 +99,6 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
     constexpr int U_MMA = 8 / NT;          /* ... and whose unrolled math stays small */
     constexpr int U0 = U_LOADS < U_MMA ? U_LOADS : U_MMA;
     constexpr int U = U0 < 1 ? 1 : U0;     /* chunks per batch */
-    constexpr int CHUNK_BYTES = 128 * BITS;
     extern __shared__ float partial[];     /* [kw][TN][64] */
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -110,7 +109,8 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
     const int splits = p.kw * p.cs, split = blockIdx.x * p.kw + kw_index;
     const int64_t c_begin = p.w.chunks * split / splits, c_end = p.w.chunks * (split + 1) / splits;
     const int64_t c_full = c_end < p.k / 64 ? c_end : p.k / 64; /* chunks wholly inside K */
-    const uint8_t *wbase = p.w.codes + row_block * p.w.chunks * CHUNK_BYTES + lane * 16;
+    const int64_t unit = p.w.unit_bytes; /* a chunk's codes (and record) */
+    const uint8_t *wbase = p.w.codes + row_block * p.w.chunks * unit + lane * 16;
     const int64_t tok0 = p.token_base + (int64_t)blockIdx.z * TN;
     const bool g32 = p.w.group_shift == 5; /* two groups per chunk */
 
@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
             for (int u = 0; u < U; u++)
 #pragma unroll
                 for (int v = 0; v < VEC; v++)
-                    w[u * VEC + v] = load_stream(wbase + (c + u) * CHUNK_BYTES + v * 512);
+                    w[u * VEC + v] = load_stream(wbase + (c + u) * unit + v * 512);
 #pragma unroll
             for (int u = 0; u < U; u++)
                 run_chunk(w + u * VEC, c + u, false, 4);
@@ -201,7 +201,7 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
         uint4 w[VEC];
 #pragma unroll
         for (int v = 0; v < VEC; v++)
-            w[v] = load_stream(wbase + c * CHUNK_BYTES + v * 512);
+            w[v] = load_stream(wbase + c * unit + v * 512);
         int64_t left = (p.k - c * 64 + 15) / 16;
         run_chunk(w, c, true, left < 4 ? (int)left : 4);
     }

@@ -124,6 +124,18 @@ __device__ __forceinline__ group_raw_row read_group_row(const group_source &src,
     return r;
 }
 
+/* One row's group parameters from its word of a chunk's record
+ * (gpu_layout.cuh): the scale's bits low, the bias's bits (has_bias) or the
+ * zero point high; without zero points the code offset is the zero. */
+__device__ __forceinline__ group_raw_row record_row(uint32_t word, bool has_bias, int code_offset)
+{
+    group_raw_row r;
+    r.scale = word & 0xFFFFu;
+    r.bias = has_bias ? word >> 16 : 0u;
+    r.zero = has_bias ? (uint32_t)code_offset : word >> 16;
+    return r;
+}
+
 /* A scale or bias in the activation type, broadcast to both halves. Integer
  * work where it gives the same bits: a value already in the activation type
  * is broadcast as it is. */

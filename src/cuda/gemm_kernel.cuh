@@ -101,22 +101,45 @@ __host__ __device__ constexpr int gemm_chunks_per_stage(int bits, int mr, int tn
     return bits <= 8 && mr == 1 && tn <= 128 ? 2 : 1;
 }
 
-/* Bytes of one ring stage for a code width, 128*MR rows of W and a token
- * tile, per chunk of the stage (KS of them): the A tiles ([KS][TN][64]),
- * the tile's 8*MR weight row blocks ([8*MR][KS] chunks of CHUNK bytes, as
- * the codes' box lands), and (quantized) the packed group state of every
- * row for up to two group rows per chunk ([KS][2][128*MR] x 16 bytes).
- * Every part is a multiple of 1024 bytes, so A tiles stay 1024-aligned for
- * the 128-byte swizzle. */
+/* Whether the kernel takes each row's group state from the chunks'
+ * records (gpu_layout.cuh): there are records and the scales are stored in
+ * the activation type. Otherwise the group warps (below) build it. */
+__host__ __device__ inline bool gemm_uses_records(const ug_kernel_weights &w, bool act_f16)
+{
+    return w.records && w.scale_type == (act_f16 ? UG_KF16 : UG_KBF16);
+}
+
+/* One ring stage for a code width, 128*MR rows of W and a token tile, per
+ * chunk of the stage (KS of them): the A tiles ([KS][TN][64]), the tile's
+ * 8*MR weight row blocks ([8*MR][KS] units of `unit_bytes`, a chunk's codes
+ * and its record if any, as the codes' box lands), and (quantized, without
+ * records) the packed group state of every row for up to two group rows per
+ * chunk ([KS][2][128*MR] x 16 bytes). Every part starts 1024-aligned, so A
+ * tiles stay aligned for the 128-byte swizzle. The A part is fixed by the
+ * tile; the rest depends on the layout (gemm_ring). */
 template <int BITS, int MR, int TN> struct gemm_stage {
     static constexpr int KS = gemm_chunks_per_stage(BITS, MR, TN);
     static constexpr int A_CHUNK = TN * 128;
     static constexpr int P_CHUNK = BITS <= 8 ? 4096 * MR : 0;
     static constexpr int A_BYTES = KS * A_CHUNK;
-    static constexpr int W_BYTES = KS * 8 * MR * 128 * BITS;
-    static constexpr int P_BYTES = KS * P_CHUNK;
-    static constexpr int BYTES = A_BYTES + W_BYTES + P_BYTES;
 };
+
+/* The layout-dependent sizes of a stage: the bytes the codes' box brings,
+ * the room it takes, the packed group state's and the whole stage's. */
+struct gemm_ring {
+    int w_copy, w_bytes, p_bytes, bytes;
+};
+__host__ __device__ inline gemm_ring gemm_ring_layout(int bits, int mr, int tn, int64_t unit_bytes,
+                                                      bool records)
+{
+    const int ks = gemm_chunks_per_stage(bits, mr, tn);
+    gemm_ring r;
+    r.w_copy = ks * 8 * mr * (int)unit_bytes;
+    r.w_bytes = (r.w_copy + 1023) / 1024 * 1024;
+    r.p_bytes = bits <= 8 && !records ? ks * 4096 * mr : 0;
+    r.bytes = ks * tn * 128 + r.w_bytes + r.p_bytes;
+    return r;
+}
 
 /* Registers per thread after setmaxnreg: the producer warpgroup's and the
  * consumers'. 128 * producer + 256 * consumer may not exceed the launch's
@@ -444,7 +467,9 @@ __device__ __forceinline__ bool stage_shares_group(uint32_t mask, int64_t c)
 
 /* ---- the kernel ----------------------------------------------------------- */
 
-template <int BITS, typename Act, int MR, int TN>
+/* RECORDS: the consumers take the group state from the chunks' records
+ * (4- and 8-bit codes, gemm_uses_records); else the group warps build it. */
+template <int BITS, typename Act, int MR, int TN, bool RECORDS>
 __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     gemm_kernel(const __grid_constant__ ug_gemm_maps maps, const ug_gemm_params p)
 {
@@ -470,12 +495,17 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     const int a_share = p.a_share;
     const int part = a_share > 1 ? (int)cooperative_groups::this_cluster().block_rank() : 0;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    constexpr bool records = RECORDS;
+    /* one chunk's codes and record: a constant where the records are read
+     * (gpu_layout.cuh: 64 bytes) */
+    const int unit = records ? CHUNK + 64 : (int)p.w.unit_bytes;
+    const gemm_ring ring_of = gemm_ring_layout(BITS, MR, TN, unit, records);
 
     if (threadIdx.x == 0) {
         for (int i = 0; i < p.stages; i++) {
-            /* warp 8's expect_tx, and for quantized formats the 32 lanes of
-             * the warp that staged the group state */
-            mbar_init(&full[i], BITS <= 8 ? 33 : 1);
+            /* warp 8's expect_tx, and where the group warps stage the group
+             * state the 32 lanes of the one that staged it */
+            mbar_init(&full[i], BITS <= 8 && !records ? 33 : 1);
             /* one arrival per consumer thread, and one per consumer warp of
              * the other CTAs that the ring's A tiles go to */
             mbar_init(&empty[i], 256 + 8 * (a_share - 1));
@@ -528,11 +558,11 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             if (warp == 8) {
                 for (int64_t c = c_begin; c < c_end; c += KS) {
                     mbar_wait(&empty[s], phase ^ 1);
-                    uint8_t *st = ring + (size_t)s * stage::BYTES;
+                    uint8_t *st = ring + (size_t)s * ring_of.bytes;
                     if (lane == 0) {
                         /* whole boxes: parts past k (or past the item's
                          * chunks, which the consumers skip) arrive too */
-                        mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + stage::W_BYTES));
+                        mbar_expect_tx(&full[s], (uint32_t)(stage::A_BYTES + ring_of.w_copy));
                         if (a_share > 1)
 #pragma unroll
                             for (int kk = 0; kk < KS; kk++)
@@ -553,7 +583,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     __syncwarp();
                     advance();
                 }
-            } else if (BITS <= 8) {
+            } else if (BITS <= 8 && !records) {
                 for (int64_t c = c_begin; c < c_end; c += KS, slot++) {
                     const bool mine = slot % 3 == warp - 9;
                     if (mine) {
@@ -606,8 +636,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                                                     : (int)min((int64_t)KS, c_end - c);
 #pragma unroll 1
                         for (int kk = 0; kk < chunks_here; kk++) {
-                            uint8_t *state = ring + (size_t)s * stage::BYTES + stage::A_BYTES +
-                                             stage::W_BYTES + kk * stage::P_CHUNK;
+                            uint8_t *state = ring + (size_t)s * ring_of.bytes + stage::A_BYTES +
+                                             ring_of.w_bytes + kk * stage::P_CHUNK;
                             const int64_t gi =
                                 p.w.group_shift < 0 ? 0 : ((c + kk) * 64) >> p.w.group_shift;
 #pragma unroll 1
@@ -668,6 +698,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* steps 2 and 3 of a chunk take the second group row where G = 32 */
     const int gs1_row = p.w.group_shift == 5 ? ROWS : 0;
     const uint32_t share_mask = group_share_mask(p.w.group_shift);
+    const bool has_bias = p.w.biases != NULL; /* records hold biases, not zero points */
     /* a stage goes back once this CTA's consumer threads and, where the A
      * tiles are shared, the other CTA's consumer warps have arrived: its
      * producer writes this CTA's stage too */
@@ -712,7 +743,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
          * stage: chunk kk, 64-row unit mi. */
         auto run_stage = [&](int set, int64_t c, int nk) {
             mbar_wait(&full[s], phase);
-            const uint8_t *st = ring + (size_t)s * stage::BYTES;
+            const uint8_t *st = ring + (size_t)s * ring_of.bytes;
             const bool shared_group = KS > 1 && stage_shares_group(share_mask, c);
 #pragma unroll
             for (int u = 0; u < BATCHES; u++) {
@@ -724,21 +755,31 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                  * the group warps did not repeat (that slot is released
                  * only after this batch's reads) */
                 const bool reuse = BATCHES == 1 && set == 1 && ((uint32_t)c & share_mask) != 0;
-                const uint4 *state = (const uint4 *)(ring + (size_t)(reuse ? prev : s) * stage::BYTES +
-                                                     stage::A_BYTES + stage::W_BYTES +
+                const uint4 *state = (const uint4 *)(ring + (size_t)(reuse ? prev : s) * ring_of.bytes +
+                                                     stage::A_BYTES + ring_of.w_bytes +
                                                      (shared_group ? 0 : kk) * stage::P_CHUNK);
                 /* the address field cannot carry: shared memory ends below 2^18 */
                 const uint32_t desc_lo =
-                    (uint32_t)desc_ring + (uint32_t)((s * stage::BYTES + kk * stage::A_CHUNK) >> 4);
+                    (uint32_t)desc_ring + (uint32_t)((s * ring_of.bytes + kk * stage::A_CHUNK) >> 4);
                 uint32_t(&a)[4][4] = frag[BATCHES > 1 ? u % 2 : set];
                 const int rb = q * 4 * MR + 4 * mi + wq;
                 uint4 w[VEC];
 #pragma unroll
                 for (int v = 0; v < VEC; v++)
-                    w[v] = *(const uint4 *)(st + stage::A_BYTES + (rb * KS + kk) * CHUNK + v * 512 +
+                    w[v] = *(const uint4 *)(st + stage::A_BYTES + (rb * KS + kk) * unit + v * 512 +
                                             lane * 16);
                 group_state<Act> gs0, gs1;
-                if constexpr (BITS <= 8) {
+                if constexpr (records) {
+                    /* rows g and g + 8 from the chunk's record: one group
+                     * per chunk (G >= 64) */
+                    const uint8_t *record = st + stage::A_BYTES + (rb * KS + kk) * unit + CHUNK;
+#pragma unroll
+                    for (int h = 0; h < 2; h++)
+                        gs0.set(h, pack_group_row_same_type<Act>(record_row(
+                                       *(const uint32_t *)(record + (g + 8 * h) * 4), has_bias,
+                                       p.w.code_offset)));
+                    gs1 = gs0;
+                } else if constexpr (BITS <= 8) {
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
                         gs0.set(h, state[rb * 16 + g + 8 * h]);
@@ -932,7 +973,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
              * nobody waits for: the warpgroup goes on to its next tile while
              * the copy engine writes C (clipped at m and n). Its next
              * epilogue first waits until those stores have read the area. */
-            uint8_t *area = ring + (size_t)p.stages * stage::BYTES + q * MR * TN * 128;
+            uint8_t *area = ring + (size_t)p.stages * ring_of.bytes + q * MR * TN * 128;
             if (ct % 128 == 0)
                 bulk_wait_read();
             warpgroup_sync(q);
@@ -962,7 +1003,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
              * thread stores 16-byte runs of one token's rows. A box is
              * rewritten two passes later, after the barrier of the pass
              * between, which every thread reaches after its reads. */
-            uint8_t *boxes = ring + (size_t)p.stages * stage::BYTES + q * 2 * EPI_TOKENS * 128;
+            uint8_t *boxes = ring + (size_t)p.stages * ring_of.bytes + q * 2 * EPI_TOKENS * 128;
             const int wt = ct & 127;
             warpgroup_sync(q); /* the last tile's reads of the boxes are done */
 #pragma unroll
@@ -999,7 +1040,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
              * 16-byte reads, halves ordered so that a quarter warp meets 8
              * distinct bank groups) and stores them with 16-byte accesses
              * where C allows: one token's 64 rows are contiguous in C. */
-            float *buf = (float *)(ring + (size_t)p.stages * stage::BYTES) + q * 32 * EPI_ROW_STRIDE;
+            float *buf = (float *)(ring + (size_t)p.stages * ring_of.bytes) + q * 32 * EPI_ROW_STRIDE;
             const int wt = ct & 127, oct = wt & 7, half0 = (oct >> 2) & 1;
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
@@ -1043,6 +1084,19 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* the other CTA's last arrivals on this CTA's barriers */
     if (a_share > 1)
         cooperative_groups::this_cluster().sync();
+}
+
+/* An instantiation's kernels: the one reading records (4- and 8-bit codes)
+ * and the one whose group warps build the state (or that needs none). Two
+ * kernels, not one with a branch: one body holding both ways spilled in its
+ * main loop (ptxas -v). */
+template <int BITS, typename Act, int MR, int TN>
+constexpr ug_gemm_fn gemm_kernels()
+{
+    if constexpr (BITS <= 8)
+        return ug_gemm_fn{gemm_kernel<BITS, Act, MR, TN, true>, gemm_kernel<BITS, Act, MR, TN, false>};
+    else
+        return ug_gemm_fn{NULL, gemm_kernel<BITS, Act, MR, TN, false>};
 }
 
 #endif /* UG_GEMM_KERNEL_CUH */

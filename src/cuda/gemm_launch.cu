@@ -51,12 +51,10 @@ static bool encode_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap *ma
                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-/* gemm_stage<BITS, rows / 128, tn>::BYTES, at run time */
-static int stage_bytes(int bits, int rows, int tn)
+/* Bytes of one ring stage (gemm_ring_layout) */
+static int stage_bytes(int bits, int rows, int tn, int64_t unit_bytes, bool records)
 {
-    const int mr = rows / 128;
-    return gemm_chunks_per_stage(bits, mr, tn) *
-           (tn * 128 + 8 * mr * 128 * bits + (bits <= 8 ? 4096 * mr : 0));
+    return gemm_ring_layout(bits, rows / 128, tn, unit_bytes, records).bytes;
 }
 
 /* Shared memory the epilogue takes after the ring: the pass buffers of the
@@ -69,24 +67,27 @@ static int epilogue_bytes(int rows, int tn, int c_path)
 }
 
 /* Ring stages that fit beside an epilogue of `epilogue` bytes; 0 if too few. */
-static int stages_beside(int bits, int rows, int tn, int splits, int smem_optin, int epilogue)
+static int stages_beside(int bits, int rows, int tn, int splits, int64_t unit_bytes, bool records,
+                         int smem_optin, int epilogue)
 {
+    const int bytes = stage_bytes(bits, rows, tn, unit_bytes, records);
     int usable = smem_optin - 1024 - epilogue - (int)(2 * UG_GEMM_MAX_STAGES * sizeof(uint64_t));
-    int stages = usable / stage_bytes(bits, rows, tn);
+    int stages = usable / bytes;
     if (stages > UG_GEMM_MAX_STAGES)
         stages = UG_GEMM_MAX_STAGES;
-    /* quantized formats: the three group-state warps take every third
-     * slot, which needs three stages; split-K parks the tile's f32 partial
-     * sums (rows * tn) in the ring */
-    if (stages < (bits <= 8 ? 3 : 2) ||
-        (splits > 1 && stages * stage_bytes(bits, rows, tn) < rows * tn * 4))
+    /* quantized formats without records: the three group-state warps take
+     * every third slot, which needs three stages; split-K parks the tile's
+     * f32 partial sums (rows * tn) in the ring */
+    if (stages < (bits <= 8 && !records ? 3 : 2) || (splits > 1 && stages * bytes < rows * tn * 4))
         return 0;
     return stages;
 }
 
-int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin)
+int ug_gemm_stages(int bits, int rows, int tn, int splits, int64_t unit_bytes, bool records,
+                   int smem_optin)
 {
-    return stages_beside(bits, rows, tn, splits, smem_optin, UG_GEMM_EPILOGUE_BYTES);
+    return stages_beside(bits, rows, tn, splits, unit_bytes, records, smem_optin,
+                         UG_GEMM_EPILOGUE_BYTES);
 }
 
 /* A launch of `fn`'s blocks with `smem` bytes of dynamic shared memory, in
@@ -107,7 +108,7 @@ static void launch_config(cudaLaunchConfig_t *cfg, cudaLaunchAttribute *attr, si
     }
 }
 
-cudaError_t ug_gemm_slots(ug_gemm_fn fn, int a_share, int sms, int smem_optin, int *slots)
+cudaError_t ug_gemm_slots(ug_gemm_kernel_fn fn, int a_share, int sms, int smem_optin, int *slots)
 {
     *slots = sms;
     if (a_share == 1)
@@ -182,7 +183,9 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
                            int rows, int tn, int bf16, int slots, int smem_optin, void *workspace,
                            cudaStream_t stream)
 {
-    p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, smem_optin);
+    const bool records = p->w.bits <= 8 && gemm_uses_records(p->w, !bf16);
+    const ug_gemm_kernel_fn kernel = records ? fn.records : fn.staged;
+    p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, p->w.unit_bytes, records, smem_optin);
     if (p->stages == 0 || (p->a_share > 1 && (p->splits > 1 || rows != 128)))
         return cudaErrorInvalidConfiguration;
 
@@ -217,12 +220,17 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
                         CU_TENSOR_MAP_SWIZZLE_128B);
     }
     if (ok) {
-        /* 8-byte elements: 64 of them are the 512 bytes a warp reads at once */
-        int64_t chunk = 128 * (int64_t)w->bits;
-        cuuint64_t dims[4] = {64, (cuuint64_t)w->bits / 4, (cuuint64_t)w->chunks,
-                              (cuuint64_t)(w->n_pad / 16)};
-        cuuint64_t strides[3] = {512, (cuuint64_t)chunk, (cuuint64_t)(w->chunks * chunk)};
-        cuuint32_t box[4] = {64, (cuuint32_t)w->bits / 4, (cuuint32_t)ks, (cuuint32_t)rows / 16};
+        /* 8-byte elements: 64 of them are the 512 bytes a warp reads at once;
+         * with records, a whole unit (codes and record, at most 1088 bytes)
+         * is the innermost dimension */
+        const int64_t unit = w->unit_bytes;
+        const bool whole = w->records != 0;
+        cuuint64_t dims[4] = {whole ? (cuuint64_t)unit / 8 : 64, whole ? 1 : (cuuint64_t)w->bits / 4,
+                              (cuuint64_t)w->chunks, (cuuint64_t)(w->n_pad / 16)};
+        cuuint64_t strides[3] = {whole ? (cuuint64_t)unit : 512, (cuuint64_t)unit,
+                                 (cuuint64_t)(w->chunks * unit)};
+        cuuint32_t box[4] = {(cuuint32_t)dims[0], (cuuint32_t)dims[1], (cuuint32_t)ks,
+                             (cuuint32_t)rows / 16};
         ok = encode_map(encode, &maps.codes, CU_TENSOR_MAP_DATA_TYPE_UINT64, 4, w->codes, dims,
                         strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
     }
@@ -238,8 +246,9 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
                      p->out.ldc % 8 == 0 && p->out.n % 8 == 0;
     p->c_path = c16 ? UG_GEMM_C_RUNS : UG_GEMM_C_GENERAL;
     if (c16 && p->m < 0x7fffffff && p->out.n < 0x7fffffff) {
-        const int tile_stages = stages_beside(p->w.bits, rows, tn, p->splits, smem_optin,
-                                              epilogue_bytes(rows, tn, UG_GEMM_C_TILE));
+        const int tile_stages =
+            stages_beside(p->w.bits, rows, tn, p->splits, p->w.unit_bytes, records, smem_optin,
+                          epilogue_bytes(rows, tn, UG_GEMM_C_TILE));
         cuuint64_t dims[2] = {(cuuint64_t)p->out.n, (cuuint64_t)p->m};
         cuuint64_t strides[1] = {(cuuint64_t)p->out.ldc * 2};
         cuuint32_t box[2] = {64, (cuuint32_t)tn};
@@ -253,9 +262,9 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
         }
     }
 
-    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn) +
+    size_t smem = (size_t)p->stages * stage_bytes(p->w.bits, rows, tn, p->w.unit_bytes, records) +
                   epilogue_bytes(rows, tn, p->c_path) + 1024;
-    err = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess)
         return err;
     cudaLaunchConfig_t cfg;
@@ -283,5 +292,5 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
     if (grid > 0x7fffffff || g.tiles > 0x7fffffff || p->w.chunks > 0x7fffffff)
         return cudaErrorInvalidConfiguration;
     cfg.gridDim = dim3((unsigned)grid, 1, 1);
-    return cudaLaunchKernelEx(&cfg, fn, maps, *p);
+    return cudaLaunchKernelEx(&cfg, kernel, maps, *p);
 }

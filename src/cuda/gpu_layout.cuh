@@ -21,7 +21,17 @@
  *     16-bit: step*512 + lane*16 + idx*2
  *     32-bit: (2*step + (idx>>2))*512 + lane*16 + (idx&3)*4
  * Chunks are stored row block by row block: chunk (nb, c) at
- * (nb * chunks + c) * chunk_bytes, chunk_bytes = 128 * bits.
+ * (nb * chunks + c) * unit_bytes, unit_bytes = chunk_bytes + rec_bytes,
+ * chunk_bytes = 128 * bits.
+ *
+ * Records: 4- and 8-bit codes with 16-bit scales and groups of 64 k or more
+ * (or one per row) follow each chunk with its 16 rows' group parameters
+ * (rec_bytes = 64): row r's 32-bit word r holds the scale's bits in its low
+ * half and in its high half the bias's bits (scale_bias), else the biased
+ * zero point, else the code offset. So the large-M kernel brings a chunk's
+ * parameters with its codes in one tensor copy. They repeat what the
+ * group-major arrays below hold (for G = 128, twice per group), which the
+ * decode and embedding kernels read: 64 bytes per 512 of 4-bit codes.
  *
  * Signed codes are stored biased (two's complement XOR 0x8 / 0x80, i.e.
  * q + 8 / q + 128) so that every kernel sees unsigned codes; zero points
@@ -49,6 +59,8 @@ typedef struct ug_gpu_layout {
     int64_t row_blocks;  /* n_pad / 16 */
     int64_t chunks;      /* k_pad / 64, per row block */
     int64_t chunk_bytes; /* 128 * bits */
+    int64_t rec_bytes;   /* 64 where each chunk carries a record (above), else 0 */
+    int64_t unit_bytes;  /* chunk_bytes + rec_bytes: from one chunk to the next */
     int64_t groups;      /* group rows stored: ceil(k_pad / G), 1 per channel */
     int group_shift;     /* log2(G), or -1 for per-channel (one group per row) */
     int scale_bytes;     /* 0 (full precision), 2 or 4 */
@@ -67,7 +79,7 @@ static inline int64_t ug_gpu_code_offset(const ug_gpu_layout *L, int64_t n, int6
     int step = kk >> 4, col = kk & 15;
     int lane = (r & 7) * 4 + ((col & 7) >> 1);
     int idx = (col >> 3) * 4 + (r >> 3) * 2 + (col & 1);
-    int64_t base = (nb * L->chunks + c) * L->chunk_bytes;
+    int64_t base = (nb * L->chunks + c) * L->unit_bytes;
     *shift = 0;
     switch (L->bits) {
     case 4: {

@@ -28,6 +28,8 @@ typedef struct ug_kernel_weights {
     const void *scales, *biases; /* biases NULL unless scale_bias */
     const uint8_t *zeros;        /* biased zero points, NULL unless scale_zero */
     int64_t chunks, n_pad;
+    int64_t unit_bytes; /* from one chunk's codes to the next's (gpu_layout.cuh) */
+    int records;       /* each chunk's codes are followed by its rows' record */
     int bits;          /* 4, 8, 16, 32 */
     int weight_type;   /* UG_KF* of full-precision weights (bits 16/32) */
     int scale_type;    /* UG_KF* of scales and biases */
@@ -133,20 +135,27 @@ typedef struct ug_gemm_maps {
 
 /* One instantiation of the large-M kernel: a code width, a tile (rows 128
  * or 256 of W x tn tokens) and an activation type; generated like the
- * decode ones (src/generated/cuda_gemm_<bits>bit.cu). */
-typedef void (*ug_gemm_fn)(ug_gemm_maps, ug_gemm_params);
+ * decode ones (src/generated/cuda_gemm_<bits>bit.cu). Two kernels: one that
+ * reads the group state from the chunks' records (NULL for 16- and 32-bit
+ * weights) and one that does not (gemm_uses_records picks). */
+typedef void (*ug_gemm_kernel_fn)(ug_gemm_maps, ug_gemm_params);
+typedef struct ug_gemm_fn {
+    ug_gemm_kernel_fn records, staged;
+} ug_gemm_fn;
 ug_gemm_fn ug_cuda_gemm_impl(int impl);
 
 /* Ring stages the large-M kernel gets for a code width and tile in
- * smem_optin bytes of shared memory per block; 0 if fewer than two fit (three
- * for quantized formats), or, with splits > 1, if the ring cannot hold the
- * tile's f32 partial sums. */
-int ug_gemm_stages(int bits, int rows, int tn, int splits, int smem_optin);
+ * smem_optin bytes of shared memory per block, with chunks of unit_bytes
+ * (gpu_layout.cuh) whose records it reads or not (gemm_uses_records); 0 if
+ * fewer than two fit (three where quantized formats go without records), or,
+ * with splits > 1, if the ring cannot hold the tile's f32 partial sums. */
+int ug_gemm_stages(int bits, int rows, int tn, int splits, int64_t unit_bytes, bool records,
+                   int smem_optin);
 
 /* How many CTAs of large-M kernel `fn` (a_share = 1: the SMs) or clusters
  * of a_share CTAs along N run at once on a device of `sms` SMs: the slots of
  * its persistent grid (the H200 holds 66 clusters of two). */
-cudaError_t ug_gemm_slots(ug_gemm_fn fn, int a_share, int sms, int smem_optin, int *slots);
+cudaError_t ug_gemm_slots(ug_gemm_kernel_fn fn, int a_share, int sms, int smem_optin, int *slots);
 
 /* How the large-M kernel spreads a problem over the GPU: its grid (in CTAs),
  * and with splits == 1 the tiles taken whole and the chunks shared

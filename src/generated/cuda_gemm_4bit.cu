@@ -5,17 +5,17 @@
  */
 #include "cuda/gemm_kernel.cuh"
 
-extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t16 = gemm_kernel<4, act_f16, 1, 16>;
-extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t32 = gemm_kernel<4, act_f16, 1, 32>;
-extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t64 = gemm_kernel<4, act_f16, 1, 64>;
-extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t128 = gemm_kernel<4, act_f16, 1, 128>;
-extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t256 = gemm_kernel<4, act_f16, 1, 256>;
-extern const ug_gemm_fn ug_gemm_4bit_f16_n256_t64 = gemm_kernel<4, act_f16, 2, 64>;
-extern const ug_gemm_fn ug_gemm_4bit_f16_n256_t128 = gemm_kernel<4, act_f16, 2, 128>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t16 = gemm_kernel<4, act_bf16, 1, 16>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t32 = gemm_kernel<4, act_bf16, 1, 32>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t64 = gemm_kernel<4, act_bf16, 1, 64>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t128 = gemm_kernel<4, act_bf16, 1, 128>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t256 = gemm_kernel<4, act_bf16, 1, 256>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n256_t64 = gemm_kernel<4, act_bf16, 2, 64>;
-extern const ug_gemm_fn ug_gemm_4bit_bf16_n256_t128 = gemm_kernel<4, act_bf16, 2, 128>;
+extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t16 = gemm_kernels<4, act_f16, 1, 16>();
+extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t32 = gemm_kernels<4, act_f16, 1, 32>();
+extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t64 = gemm_kernels<4, act_f16, 1, 64>();
+extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t128 = gemm_kernels<4, act_f16, 1, 128>();
+extern const ug_gemm_fn ug_gemm_4bit_f16_n128_t256 = gemm_kernels<4, act_f16, 1, 256>();
+extern const ug_gemm_fn ug_gemm_4bit_f16_n256_t64 = gemm_kernels<4, act_f16, 2, 64>();
+extern const ug_gemm_fn ug_gemm_4bit_f16_n256_t128 = gemm_kernels<4, act_f16, 2, 128>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t16 = gemm_kernels<4, act_bf16, 1, 16>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t32 = gemm_kernels<4, act_bf16, 1, 32>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t64 = gemm_kernels<4, act_bf16, 1, 64>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t128 = gemm_kernels<4, act_bf16, 1, 128>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n128_t256 = gemm_kernels<4, act_bf16, 1, 256>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n256_t64 = gemm_kernels<4, act_bf16, 2, 64>();
+extern const ug_gemm_fn ug_gemm_4bit_bf16_n256_t128 = gemm_kernels<4, act_bf16, 2, 128>();

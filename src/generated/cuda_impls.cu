@@ -283,6 +283,6 @@ ug_gemm_fn ug_cuda_gemm_impl(int impl)
     case 55:
         return ug_gemm_32bit_bf16_n256_t128;
     default:
-        return NULL;
+        return ug_gemm_fn{NULL, NULL};
     }
 }

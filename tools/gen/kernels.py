@@ -333,7 +333,7 @@ def emit_cuda_family(family, bits, impls):
             tmpl = "decode_kernel<%d, %s, %d>" % (bits, CUDA_ACT[act], tn)
         else:
             _, act, rows, tn = key
-            tmpl = "gemm_kernel<%d, %s, %d, %d>" % (bits, CUDA_ACT[act], rows // 128, tn)
+            tmpl = "gemm_kernels<%d, %s, %d, %d>()" % (bits, CUDA_ACT[act], rows // 128, tn)
         out.append("extern const %s %s = %s;\n" % (fn_type, cuda_fn_name(family, key), tmpl))
     return "".join(out)
 
@@ -355,7 +355,8 @@ def emit_cuda_impls(decode_impls, gemm_impls):
         out.append("\n%s ug_cuda_%s_impl(int impl)\n{\n    switch (impl) {\n" % (fn_type, fam))
         for i, key in enumerate(impls):
             out.append("    case %d:\n        return %s;\n" % (i, cuda_fn_name(fam, key)))
-        out.append("    default:\n        return NULL;\n    }\n}\n")
+        none = "NULL" if fam == "decode" else "ug_gemm_fn{NULL, NULL}"
+        out.append("    default:\n        return %s;\n    }\n}\n" % none)
     return "".join(out)
 
 
