@@ -497,8 +497,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     constexpr bool records = RECORDS;
     /* one chunk's codes and record: a constant where the records are read
-     * (gpu_layout.cuh: 64 bytes) */
-    const int unit = records ? CHUNK + 64 : (int)p.w.unit_bytes;
+     * (gpu_layout.cuh: 64 bytes) and for full-precision weights (none) */
+    const int unit = records ? CHUNK + 64 : BITS > 8 ? CHUNK : (int)p.w.unit_bytes;
     const gemm_ring ring_of = gemm_ring_layout(BITS, MR, TN, unit, records);
 
     if (threadIdx.x == 0) {
