@@ -16,9 +16,12 @@
  *     A where K is whole chunks, else a box per chunk) and the tile's 8*MR
  *     weight row blocks of KS chunks (one box of the 4-d view of the packed
  *     codes, gemm_launch.cu). Few copies matter: each costs the SM's copy
- *     engine ~220 cycles plus ~4 per KB (measured, docs/cuda.md). So the
- *     group parameters go another way: warps 9-11 take the stages in turn,
- *     read each chunk's group rows of scales, biases and zero points from
+ *     engine ~220 cycles plus ~4 per KB (measured, docs/cuda.md). Where
+ *     the layout has records (gpu_layout.cuh: each chunk's 16 rows of group
+ *     parameters after its codes) and the scales are stored in the
+ *     activation type, the codes' copy brings them and the consumers make
+ *     the state (the RECORDS kernel). Otherwise warps 9-11 take the stages
+ *     in turn, read each chunk's group rows of scales, biases and zero points from
  *     global memory (warming L2 three stages ahead), convert them into each
  *     row's packed dequantization state (pack_group_row, 16 bytes) and
  *     store that into the stage (once where both chunks are in one group;
@@ -529,7 +532,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     if (warp >= 8) {
         /* ---- producer warpgroup: warp 8 fills the ring with the tensor
          * copies, warps 9-11 stage the group state of quantized formats
-         * (the CTA's j-th ring slot by warp 9 + j % 3, counted over all its
+         * without records (the CTA's j-th ring slot by warp 9 + j % 3, counted over all its
          * work items); all four take part in cluster barriers ---- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(gemm_regs<BITS>::PRODUCER));
         const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;

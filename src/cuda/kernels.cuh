@@ -126,8 +126,8 @@ enum { UG_GEMM_C_GENERAL, UG_GEMM_C_RUNS, UG_GEMM_C_TILE };
 /* The tensor maps the large-M kernel copies through (encoded by
  * ug_gemm_launch): A as [m][k] in boxes of [tn][64], or as [k / 64][m][64]
  * in boxes of a stage's [chunks][tn][64]; the packed codes as [row
- * blocks][chunks][bits/4][512 bytes] in boxes of a stage's chunks of the
- * tile's row blocks; with UG_GEMM_C_TILE, C as [m][n] in boxes of [tn][64]
+ * blocks][chunks][bits/4][512 bytes] (with records [row blocks][chunks][1]
+ * [codes and record]) in boxes of a stage's chunks of the tile's row blocks; with UG_GEMM_C_TILE, C as [m][n] in boxes of [tn][64]
  * (128-byte swizzle). */
 typedef struct ug_gemm_maps {
     CUtensorMap a, codes, c;
