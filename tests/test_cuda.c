@@ -195,6 +195,16 @@ static void test_larger_layers(void **state)
          .has_bias = 1,
          .bias_type = UG_BF16,
          .alpha = 1.0f},
+        /* records in the layout that the wgmma kernel cannot read (f16
+         * scales, bf16 activations): its group warps build the state and
+         * step over the records */
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_F16},
+         .m = 300,
+         .n = 520,
+         .k = 1024,
+         .a_type = UG_BF16,
+         .c_type = UG_BF16,
+         .alpha = 1.0f},
         {.format = {UG_I8, UG_METHOD_SYMMETRIC, UG_GROUP_PER_CHANNEL, UG_F32},
          .m = 256,
          .n = 384,

@@ -448,10 +448,8 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
     if (st == UG_OK && s != NULL && s->family == UG_FAMILY_CUDA_WG) {
         const ug_kernel_info *k;
         st = ug_registry_kernel(ctx, s, d->a_type, f, &k, NULL, 0);
-        /* the kernel's rule (gemm_uses_records): records, scales in the activation type */
         const bool records =
-            G.rec_bytes > 0 &&
-            kernel_float(f->scale_type) == (d->a_type == UG_F16 ? UG_KF16 : UG_KBF16);
+            ug_gemm_uses_records(G.rec_bytes > 0, kernel_float(f->scale_type), d->a_type == UG_F16);
         if (st == UG_OK && ug_gemm_stages(G.bits, s->rows, s->tokens, s->cluster, G.unit_bytes,
                                           records, cp->smem_optin) == 0)
             st = ug_fail(ctx, UG_ERR_UNSUPPORTED,
@@ -473,7 +471,8 @@ static ug_status cuda_plan_init(ug_context *ctx, ug_plan *plan, const char *forc
             device_scope scope;
             cudaError_t e = scope_enter(&scope, ctx->device);
             if (e == cudaSuccess) {
-                e = ug_gemm_slots(cp->gemm.staged, s->a_share, cp->sms, cp->smem_optin, &cp->wg_slots);
+                e = ug_gemm_slots(cp->gemm.staged, s->a_share, cp->sms, cp->smem_optin,
+                                  &cp->wg_slots);
                 scope_leave(&scope);
             }
             if (e != cudaSuccess)

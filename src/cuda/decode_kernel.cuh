@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(256, TN == 8 ? 3 : 2) decode_kernel(const ug_d
     const int splits = p.kw * p.cs, split = blockIdx.x * p.kw + kw_index;
     const int64_t c_begin = p.w.chunks * split / splits, c_end = p.w.chunks * (split + 1) / splits;
     const int64_t c_full = c_end < p.k / 64 ? c_end : p.k / 64; /* chunks wholly inside K */
-    const int64_t unit = p.w.unit_bytes; /* a chunk's codes (and record) */
+    const int64_t unit = p.w.unit_bytes;                        /* a chunk's codes (and record) */
     const uint8_t *wbase = p.w.codes + row_block * p.w.chunks * unit + lane * 16;
     const int64_t tok0 = p.token_base + (int64_t)blockIdx.z * TN;
     const bool g32 = p.w.group_shift == 5; /* two groups per chunk */

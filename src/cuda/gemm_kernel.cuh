@@ -104,14 +104,6 @@ __host__ __device__ constexpr int gemm_chunks_per_stage(int bits, int mr, int tn
     return bits <= 8 && mr == 1 && tn <= 128 ? 2 : 1;
 }
 
-/* Whether the kernel takes each row's group state from the chunks'
- * records (gpu_layout.cuh): there are records and the scales are stored in
- * the activation type. Otherwise the group warps (below) build it. */
-__host__ __device__ inline bool gemm_uses_records(const ug_kernel_weights &w, bool act_f16)
-{
-    return w.records && w.scale_type == (act_f16 ? UG_KF16 : UG_KBF16);
-}
-
 /* One ring stage for a code width, 128*MR rows of W and a token tile, per
  * chunk of the stage (KS of them): the A tiles ([KS][TN][64]), the tile's
  * 8*MR weight row blocks ([8*MR][KS] units of `unit_bytes`, a chunk's codes
@@ -471,7 +463,7 @@ __device__ __forceinline__ bool stage_shares_group(uint32_t mask, int64_t c)
 /* ---- the kernel ----------------------------------------------------------- */
 
 /* RECORDS: the consumers take the group state from the chunks' records
- * (4- and 8-bit codes, gemm_uses_records); else the group warps build it. */
+ * (4- and 8-bit codes, ug_gemm_uses_records); else the group warps build it. */
 template <int BITS, typename Act, int MR, int TN, bool RECORDS>
 __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     gemm_kernel(const __grid_constant__ ug_gemm_maps maps, const ug_gemm_params p)
@@ -532,8 +524,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     if (warp >= 8) {
         /* ---- producer warpgroup: warp 8 fills the ring with the tensor
          * copies, warps 9-11 stage the group state of quantized formats
-         * without records (the CTA's j-th ring slot by warp 9 + j % 3, counted over all its
-         * work items); all four take part in cluster barriers ---- */
+         * without records (the CTA's j-th ring slot by warp 9 + j % 3,
+         * counted over all its work items); all four take part in cluster
+         * barriers ---- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(gemm_regs<BITS>::PRODUCER));
         const int sb = p.w.scale_type == UG_KF32 ? 4 : 2;
         const int group_rows = p.w.group_shift == 5 ? 2 : 1;
@@ -758,12 +751,13 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                  * the group warps did not repeat (that slot is released
                  * only after this batch's reads) */
                 const bool reuse = BATCHES == 1 && set == 1 && ((uint32_t)c & share_mask) != 0;
-                const uint4 *state = (const uint4 *)(ring + (size_t)(reuse ? prev : s) * ring_of.bytes +
-                                                     stage::A_BYTES + ring_of.w_bytes +
-                                                     (shared_group ? 0 : kk) * stage::P_CHUNK);
+                const uint4 *state =
+                    (const uint4 *)(ring + (size_t)(reuse ? prev : s) * ring_of.bytes +
+                                    stage::A_BYTES + ring_of.w_bytes +
+                                    (shared_group ? 0 : kk) * stage::P_CHUNK);
                 /* the address field cannot carry: shared memory ends below 2^18 */
-                const uint32_t desc_lo =
-                    (uint32_t)desc_ring + (uint32_t)((s * ring_of.bytes + kk * stage::A_CHUNK) >> 4);
+                const uint32_t desc_lo = (uint32_t)desc_ring +
+                                         (uint32_t)((s * ring_of.bytes + kk * stage::A_CHUNK) >> 4);
                 uint32_t(&a)[4][4] = frag[BATCHES > 1 ? u % 2 : set];
                 const int rb = q * 4 * MR + 4 * mi + wq;
                 uint4 w[VEC];
@@ -778,9 +772,9 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     const uint8_t *record = st + stage::A_BYTES + (rb * KS + kk) * unit + CHUNK;
 #pragma unroll
                     for (int h = 0; h < 2; h++)
-                        gs0.set(h, pack_group_row_same_type<Act>(record_row(
-                                       *(const uint32_t *)(record + (g + 8 * h) * 4), has_bias,
-                                       p.w.code_offset)));
+                        gs0.set(h, pack_group_row_same_type<Act>(
+                                       record_row(*(const uint32_t *)(record + (g + 8 * h) * 4),
+                                                  has_bias, p.w.code_offset)));
                     gs1 = gs0;
                 } else if constexpr (BITS <= 8) {
 #pragma unroll
@@ -1043,7 +1037,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
              * 16-byte reads, halves ordered so that a quarter warp meets 8
              * distinct bank groups) and stores them with 16-byte accesses
              * where C allows: one token's 64 rows are contiguous in C. */
-            float *buf = (float *)(ring + (size_t)p.stages * ring_of.bytes) + q * 32 * EPI_ROW_STRIDE;
+            float *buf =
+                (float *)(ring + (size_t)p.stages * ring_of.bytes) + q * 32 * EPI_ROW_STRIDE;
             const int wt = ct & 127, oct = wt & 7, half0 = (oct >> 2) & 1;
 #pragma unroll
             for (int mi = 0; mi < MR; mi++) {
@@ -1093,11 +1088,11 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
  * and the one whose group warps build the state (or that needs none). Two
  * kernels, not one with a branch: one body holding both ways spilled in its
  * main loop (ptxas -v). */
-template <int BITS, typename Act, int MR, int TN>
-constexpr ug_gemm_fn gemm_kernels()
+template <int BITS, typename Act, int MR, int TN> constexpr ug_gemm_fn gemm_kernels()
 {
     if constexpr (BITS <= 8)
-        return ug_gemm_fn{gemm_kernel<BITS, Act, MR, TN, true>, gemm_kernel<BITS, Act, MR, TN, false>};
+        return ug_gemm_fn{gemm_kernel<BITS, Act, MR, TN, true>,
+                          gemm_kernel<BITS, Act, MR, TN, false>};
     else
         return ug_gemm_fn{NULL, gemm_kernel<BITS, Act, MR, TN, false>};
 }

@@ -183,9 +183,11 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
                            int rows, int tn, int bf16, int slots, int smem_optin, void *workspace,
                            cudaStream_t stream)
 {
-    const bool records = p->w.bits <= 8 && gemm_uses_records(p->w, !bf16);
+    const bool records =
+        p->w.bits <= 8 && ug_gemm_uses_records(p->w.records, p->w.scale_type, !bf16);
     const ug_gemm_kernel_fn kernel = records ? fn.records : fn.staged;
-    p->stages = ug_gemm_stages(p->w.bits, rows, tn, p->splits, p->w.unit_bytes, records, smem_optin);
+    p->stages =
+        ug_gemm_stages(p->w.bits, rows, tn, p->splits, p->w.unit_bytes, records, smem_optin);
     if (p->stages == 0 || (p->a_share > 1 && (p->splits > 1 || rows != 128)))
         return cudaErrorInvalidConfiguration;
 
@@ -225,8 +227,9 @@ cudaError_t ug_gemm_launch(ug_gemm_fn fn, ug_gemm_params *p, const void *a, int6
          * is the innermost dimension */
         const int64_t unit = w->unit_bytes;
         const bool whole = w->records != 0;
-        cuuint64_t dims[4] = {whole ? (cuuint64_t)unit / 8 : 64, whole ? 1 : (cuuint64_t)w->bits / 4,
-                              (cuuint64_t)w->chunks, (cuuint64_t)(w->n_pad / 16)};
+        cuuint64_t dims[4] = {whole ? (cuuint64_t)unit / 8 : 64,
+                              whole ? 1 : (cuuint64_t)w->bits / 4, (cuuint64_t)w->chunks,
+                              (cuuint64_t)(w->n_pad / 16)};
         cuuint64_t strides[3] = {whole ? (cuuint64_t)unit : 512, (cuuint64_t)unit,
                                  (cuuint64_t)(w->chunks * unit)};
         cuuint32_t box[4] = {(cuuint32_t)dims[0], (cuuint32_t)dims[1], (cuuint32_t)ks,

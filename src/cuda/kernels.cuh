@@ -29,7 +29,7 @@ typedef struct ug_kernel_weights {
     const uint8_t *zeros;        /* biased zero points, NULL unless scale_zero */
     int64_t chunks, n_pad;
     int64_t unit_bytes; /* from one chunk's codes to the next's (gpu_layout.cuh) */
-    int records;       /* each chunk's codes are followed by its rows' record */
+    int records;        /* each chunk's codes are followed by its rows' record */
     int bits;          /* 4, 8, 16, 32 */
     int weight_type;   /* UG_KF* of full-precision weights (bits 16/32) */
     int scale_type;    /* UG_KF* of scales and biases */
@@ -127,8 +127,9 @@ enum { UG_GEMM_C_GENERAL, UG_GEMM_C_RUNS, UG_GEMM_C_TILE };
  * ug_gemm_launch): A as [m][k] in boxes of [tn][64], or as [k / 64][m][64]
  * in boxes of a stage's [chunks][tn][64]; the packed codes as [row
  * blocks][chunks][bits/4][512 bytes] (with records [row blocks][chunks][1]
- * [codes and record]) in boxes of a stage's chunks of the tile's row blocks; with UG_GEMM_C_TILE, C as [m][n] in boxes of [tn][64]
- * (128-byte swizzle). */
+ * [codes and record]) in boxes of a stage's chunks of the tile's row
+ * blocks; with UG_GEMM_C_TILE, C as [m][n] in boxes of [tn][64] (128-byte
+ * swizzle). */
 typedef struct ug_gemm_maps {
     CUtensorMap a, codes, c;
 } ug_gemm_maps;
@@ -137,8 +138,17 @@ typedef struct ug_gemm_maps {
  * or 256 of W x tn tokens) and an activation type; generated like the
  * decode ones (src/generated/cuda_gemm_<bits>bit.cu). Two kernels: one that
  * reads the group state from the chunks' records (NULL for 16- and 32-bit
- * weights) and one that does not (gemm_uses_records picks). */
+ * weights) and one that does not (ug_gemm_uses_records picks). */
 typedef void (*ug_gemm_kernel_fn)(ug_gemm_maps, ug_gemm_params);
+
+/* Whether the large-M kernel takes each row's group state from the chunks'
+ * records (gpu_layout.cuh): there are records and the scales are stored in
+ * the activation type. Otherwise its group warps build it. */
+__host__ __device__ inline bool ug_gemm_uses_records(bool records, int scale_type, bool act_f16)
+{
+    return records && scale_type == (act_f16 ? UG_KF16 : UG_KBF16);
+}
+
 typedef struct ug_gemm_fn {
     ug_gemm_kernel_fn records, staged;
 } ug_gemm_fn;
@@ -146,7 +156,7 @@ ug_gemm_fn ug_cuda_gemm_impl(int impl);
 
 /* Ring stages the large-M kernel gets for a code width and tile in
  * smem_optin bytes of shared memory per block, with chunks of unit_bytes
- * (gpu_layout.cuh) whose records it reads or not (gemm_uses_records); 0 if
+ * (gpu_layout.cuh) whose records it reads or not (ug_gemm_uses_records); 0 if
  * fewer than two fit (three where quantized formats go without records), or,
  * with splits > 1, if the ring cannot hold the tile's f32 partial sums. */
 int ug_gemm_stages(int bits, int rows, int tn, int splits, int64_t unit_bytes, bool records,
