@@ -273,8 +273,9 @@ static const char *wg_schedule_for(size_t i, int64_t k)
  * lda take the decode fallback, which test_random_cases reaches). Then a
  * few long-M and long-K layers: M = 4097 under one- and several-CTA K.
  * The t16 cases have tiles that do not divide evenly over 132 SMs, so
- * the persistent grid shares the last of them by chunks (stream-K); the
- * last two have few tiles over a long K, all of them shared. */
+ * the persistent grid shares the last of them by chunks (stream-K), or
+ * all of them where less than two rounds go over a long K; the t64 and
+ * t128 ones after them have few tiles over a long K, all of them shared. */
 static void test_wg_schedules(void **state)
 {
     (void)state;
@@ -323,6 +324,12 @@ static void test_wg_schedules(void **state)
         {.format = {UG_U8, UG_METHOD_SCALE_BIAS, 32, UG_F16},
          .m = 9, .n = 4000, .k = 8576, .a_type = UG_F16, .c_type = UG_F32,
          .alpha = 0.5f, .beta = 0.5f, .schedule = "wg-n128-t128-s1"},
+        /* 71 x 2 tiles (1.08 rounds of 132 SMs) over 130 chunks of K:
+         * every SM takes a CTA and all tiles are shared by chunks, each
+         * tile over one or two CTAs */
+        {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+         .m = 20, .n = 9000, .k = 8320, .a_type = UG_BF16, .c_type = UG_BF16,
+         .has_bias = 1, .bias_type = UG_BF16, .alpha = 1.0f, .schedule = "wg-n128-t16-s1"},
         /* 8-bit codes on 256-token tiles (a ring of four stages), K of
          * five chunks, 3 x 94 tiles with the last rounds shared by chunks:
          * when the group-state warps took chunks by their index in K, the
@@ -474,8 +481,9 @@ static void test_wg_choice_and_refusals(void **state)
 /* Determinism and graph capture                                              */
 /* ------------------------------------------------------------------------ */
 
-/* One plan with its device buffers: A, C (span of [m][ldc]), bias,
- * workspace; c_init holds the host C that every run starts from. */
+/* One plan (under the case's schedule where it names one) with its device
+ * buffers: A, C (span of [m][ldc]), bias, workspace; c_init holds the host
+ * C that every run starts from. */
 typedef struct device_case {
     hx_case c;
     hx_weights hw;
@@ -496,7 +504,9 @@ static void device_case_make(ug_context *ctx, const hx_case *c, hx_rng *r, devic
     ug_status st = ug_weights_pack(ctx, &dc->hw.src, &dc->w);
     TU_CHECK(st == UG_OK, "%s: pack: %s", name, ug_context_last_error(ctx));
     ug_gemm_desc d = hx_case_desc(c);
-    st = ug_plan_create(ctx, &d, dc->w, NULL, &dc->plan);
+    ug_plan_options popt = UG_PLAN_OPTIONS_INIT;
+    popt.schedule = c->schedule;
+    st = ug_plan_create(ctx, &d, dc->w, &popt, &dc->plan);
     TU_CHECK(st == UG_OK, "%s: plan: %s", name, ug_context_last_error(ctx));
     assert_int_equal(ug_plan_workspace_size(dc->plan, &dc->ws_bytes), UG_OK);
     int64_t lda = c->lda ? c->lda : c->k, ldc = c->ldc ? c->ldc : c->n;
@@ -961,9 +971,11 @@ static bool names_argument(const char *msg, const char *arg)
 
 /* The library's wgmma plan for M = 4096, N = 3584 (28 x 16 tiles of
  * 128 x 256: 3.4 rounds of 132 SMs) shares the last tiles by chunks
- * (stream-K) and so asks for a workspace (the rule is in
+ * (stream-K) and so asks for a workspace (the rules are in
  * ug_gemm_plan_grid); a workspace that is not 16-byte aligned is refused,
- * naming it, and C is left as it was. */
+ * naming it, and C is left as it was. 71 x 2 tiles of 128 x 16 (1.08
+ * rounds) are all shared over 130 chunks of K (a workspace), and taken
+ * whole over 64. */
 static void test_stream_k_workspace(void **state)
 {
     (void)state;
@@ -997,6 +1009,22 @@ static void test_stream_k_workspace(void **state)
         free(after);
     }
     device_case_free(&dc);
+    for (int longer = 1; longer >= 0; longer--) {
+        const hx_case two_rounds = {.format = {UG_U4, UG_METHOD_SCALE_ZERO, 128, UG_BF16},
+                                    .m = 20,
+                                    .n = 9000,
+                                    .k = longer ? 8320 : 4096,
+                                    .a_type = UG_BF16,
+                                    .c_type = UG_BF16,
+                                    .alpha = 1.0f,
+                                    .schedule = "wg-n128-t16-s1"};
+        device_case_make(ctx, &two_rounds, &r, &dc);
+        if (sms == 132)
+            TU_CHECK((dc.ws_bytes > 0) == longer,
+                     "142 tiles over %d chunks asked for %zu workspace bytes", longer ? 130 : 64,
+                     dc.ws_bytes);
+        device_case_free(&dc);
+    }
     ug_context_destroy(ctx);
 }
 

@@ -54,8 +54,9 @@
  * ... (tokens fastest, so concurrent CTAs share weight tiles in L2), and the
  * producer runs ahead into the next tile while the consumers finish one.
  * Where whole tiles would leave too many SMs idle (in the last round, or
- * few tiles over a long K; the rules are ug_gemm_plan_grid's), the last
- * full round and the rest, or all tiles, are shared by chunks instead
+ * few tiles or less than two rounds over a long K; the rules are
+ * ug_gemm_plan_grid's), the last full round and the rest, or all tiles,
+ * are shared by chunks instead
  * (stream-K, work_item; a tile may then span several CTAs): each CTA
  * takes the same number of chunks, a tile split between CTAs is finished
  * by the one holding its last chunks after it has added the others'
@@ -879,13 +880,15 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             }
         }
         if (work.role == WORK_SHARE) {
-            /* partial sums into this CTA's slot ([element][consumer thread],
-             * L2 only), then the flag once every consumer thread's stores
-             * are done */
-            float *mine = p.sk_partials + (int64_t)blockIdx.x * (MR * ACC * 256) + ct;
+            /* partial sums into this CTA's slot ([element / 4][consumer
+             * thread] float4s, L2 only), then the flag once every consumer
+             * thread's stores are done */
+            float4 *mine = (float4 *)(p.sk_partials + (int64_t)blockIdx.x * (MR * ACC * 256)) + ct;
 #pragma unroll
-            for (int x = 0; x < MR * ACC; x++)
-                __stcg(mine + x * 256, acc[x / ACC][x % ACC]);
+            for (int v = 0; v < MR * ACC / 4; v++) {
+                const float *x = &acc[4 * v / ACC][4 * v % ACC];
+                __stcg(mine + v * 256, make_float4(x[0], x[1], x[2], x[3]));
+            }
             consumers_sync();
             if (ct == 0) {
                 __threadfence();
@@ -907,19 +910,35 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     while (flag_acquire(&p.sk_flags[peer]) == 0)
                         ;
                 consumers_sync();
-                const float *theirs = p.sk_partials + peer * (MR * ACC * 256) + ct;
-                /* in batches of 16 loads, so that they do not all hold
-                 * registers at once beside the accumulators */
+                const float4 *theirs =
+                    (const float4 *)(p.sk_partials + peer * (MR * ACC * 256)) + ct;
+                /* in batches of four float4s, the next batch's loads in
+                 * flight while one is added: not all at once, which would
+                 * hold registers beside the accumulators */
+                constexpr int V = MR * ACC / 4, BATCH = 4;
+                float4 next[BATCH];
 #pragma unroll
-                for (int b0 = 0; b0 < MR * ACC; b0 += 16) {
-                    float v[16];
+                for (int e = 0; e < BATCH && e < V; e++)
+                    next[e] = __ldcg(theirs + e * 256);
 #pragma unroll
-                    for (int e = 0; e < 16 && b0 + e < MR * ACC; e++)
-                        v[e] = __ldcg(theirs + (b0 + e) * 256);
+                for (int b0 = 0; b0 < V; b0 += BATCH) {
+                    float4 now[BATCH];
 #pragma unroll
-                    for (int e = 0; e < 16 && b0 + e < MR * ACC; e++) {
-                        acc[(b0 + e) / ACC][(b0 + e) % ACC] += v[e];
-                        pin(acc[(b0 + e) / ACC][(b0 + e) % ACC]);
+                    for (int e = 0; e < BATCH && b0 + e < V; e++)
+                        now[e] = next[e];
+#pragma unroll
+                    for (int e = 0; e < BATCH && b0 + BATCH + e < V; e++)
+                        next[e] = __ldcg(theirs + (b0 + BATCH + e) * 256);
+#pragma unroll
+                    for (int e = 0; e < BATCH && b0 + e < V; e++) {
+                        float *x = &acc[4 * (b0 + e) / ACC][4 * (b0 + e) % ACC];
+                        x[0] += now[e].x;
+                        x[1] += now[e].y;
+                        x[2] += now[e].z;
+                        x[3] += now[e].w;
+#pragma unroll
+                        for (int i = 0; i < 4; i++)
+                            pin(x[i]);
                     }
                 }
                 from = p.sk_units * pw / walkers;

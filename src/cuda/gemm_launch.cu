@@ -136,6 +136,10 @@ cudaError_t ug_gemm_slots(ug_gemm_kernel_fn fn, int a_share, int sms, int smem_o
     return cudaSuccess;
 }
 
+/* Chunks of K from which tiles filling less than 90 % of two rounds are all
+ * shared by chunks (ug_gemm_plan_grid). */
+#define UG_WG_SK_TWO_ROUNDS_MIN_CHUNKS 128
+
 void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, int splits,
                        int a_share, int slots, ug_gemm_grid *g)
 {
@@ -159,6 +163,20 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
      * (K = 4096: 16 chunks per SM) and where the tiles already filled 112
      * SMs (bench/results/h200-session7-experiments.txt). */
     if (ug_wg_shares_all_tiles(g->tiles, chunks, sms)) {
+        g->grid = sms;
+        g->dp_tiles = 0;
+    } else if (g->tiles > sms && g->tiles < 2 * sms && chunks >= UG_WG_SK_TWO_ROUNDS_MIN_CHUNKS &&
+               10 * g->tiles < 9 * 2 * sms) {
+        /* Between one and two rounds of tiles that fill less than 90 % of
+         * two, over a long K: every SM gets a CTA and all tiles are shared.
+         * The shared pieces cost about 8 us on the H200 (each CTA's f32
+         * partial tile out to L2 and back in, all CTAs at once, and the
+         * flags' reset), and an SM's work is ~5 % slower with 132 SMs busy
+         * than with 112; so this pays where a round is long: at 224 tiles
+         * with K = 8192 (28672 x 8192, M = 256) int4 188 -> 185 us and bf16
+         * weights 216 -> 202 us, and not with K = 4096 (-1 to -5 %), nor
+         * at one round of 112 or 128 tiles with K = 4096 (-9 to -13 %)
+         * (bench/results/h200-session16-experiments.txt and -session17-). */
         g->grid = sms;
         g->dp_tiles = 0;
     } else {

@@ -175,6 +175,8 @@ cudaError_t ug_gemm_slots(ug_gemm_kernel_fn fn, int a_share, int sms, int smem_o
  * in turn, except:
  *   - few tiles over a long K (ug_wg_shares_all_tiles): every SM gets a CTA
  *     and all chunks are shared;
+ *   - the same between one and two rounds of tiles that fill less than
+ *     90 % of two, with 128 chunks or more;
  *   - two rounds of tiles or more whose last round would leave more than
  *     10 % of the rounds' SM time idle: the last full round and the rest are
  *     shared by chunks.
