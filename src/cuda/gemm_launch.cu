@@ -173,7 +173,7 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
          * partial tile out to L2 and back in, all CTAs at once, and the
          * flags' reset), and an SM's work is ~5 % slower with 132 SMs busy
          * than with 112; so this pays where a round is long: at 224 tiles
-         * with K = 8192 (28672 x 8192, M = 256) int4 188 -> 185 us and bf16
+         * with K = 8192 (N = 28672, M = 256) int4 188 -> 185 us and bf16
          * weights 216 -> 202 us, and not with K = 4096 (-1 to -5 %), nor
          * at one round of 112 or 128 tiles with K = 4096 (-9 to -13 %)
          * (bench/results/h200-session16-experiments.txt and -session17-). */
