@@ -176,7 +176,7 @@ void ug_gemm_plan_grid(int rows, int tn, int64_t m, int64_t n, int64_t chunks, i
          * with K = 8192 (N = 28672, M = 256) int4 188 -> 185 us and bf16
          * weights 216 -> 202 us, and not with K = 4096 (-1 to -5 %), nor
          * at one round of 112 or 128 tiles with K = 4096 (-9 to -13 %)
-         * (bench/results/h200-session16-experiments.txt and -session17-). */
+         * (bench/results/h200-session16- and -session17-experiments.txt). */
         g->grid = sms;
         g->dp_tiles = 0;
     } else {
