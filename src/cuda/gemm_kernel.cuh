@@ -31,9 +31,10 @@
  *   - the consumers: warpgroup q owns rows 64*MR*q .. +64*MR, i.e. MR
  *     wgmmas of 64 rows per k16 step (the layout of gpu_layout.cuh is the
  *     wgmma register-A layout, one row block per warp). For each chunk of
- *     a stage and 64 of its rows it reads its two rows' packed group
- *     state, dequantizes the weight fragments from shared memory into
- *     registers and issues 4 wgmmas, keeping that batch in flight while it
+ *     a stage and 64 of its rows (a batch) it reads its two rows' packed
+ *     group state (quantized codes: every batch's codes and state of the
+ *     stage first), dequantizes the weight fragments from shared memory
+ *     into registers and issues 4 wgmmas, keeping that batch in flight while it
  *     makes the next one's fragments (wait_group 1, two register sets); a
  *     stage goes back to the producer once its batches have
  *     retired (every consumer thread arrives on its "empty" mbarrier, after
@@ -742,11 +743,18 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
             mbar_wait(&full[s], phase);
             const uint8_t *st = ring + (size_t)s * ring_of.bytes;
             const bool shared_group = KS > 1 && stage_shares_group(share_mask, c);
-#pragma unroll
-            for (int u = 0; u < BATCHES; u++) {
+            /* Every batch's codes and group parameters are read first, so
+             * that the second batch's shared loads are in flight while the
+             * first one's fragments are made. Full-precision weights are
+             * read batch by batch: their fragments are the loaded registers
+             * themselves, and ptxas serializes every wgmma where a load
+             * defines a later batch's registers while one is in flight. */
+            constexpr bool READ_AHEAD = BITS <= 8;
+            uint4 w_in[BATCHES][VEC];
+            uint32_t record_in[BATCHES][2];
+            uint4 state_in[BATCHES][2][2];
+            auto read_batch = [&](int u) {
                 const int kk = u / MR, mi = u % MR;
-                if (kk >= nk)
-                    break;
                 /* with one batch per stage, the second of a pair in the
                  * first one's group reads the first one's state, which
                  * the group warps did not repeat (that slot is released
@@ -756,37 +764,60 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     (const uint4 *)(ring + (size_t)(reuse ? prev : s) * ring_of.bytes +
                                     stage::A_BYTES + ring_of.w_bytes +
                                     (shared_group ? 0 : kk) * stage::P_CHUNK);
-                /* the address field cannot carry: shared memory ends below 2^18 */
-                const uint32_t desc_lo = (uint32_t)desc_ring +
-                                         (uint32_t)((s * ring_of.bytes + kk * stage::A_CHUNK) >> 4);
-                uint32_t(&a)[4][4] = frag[BATCHES > 1 ? u % 2 : set];
                 const int rb = q * 4 * MR + 4 * mi + wq;
-                uint4 w[VEC];
 #pragma unroll
                 for (int v = 0; v < VEC; v++)
-                    w[v] = *(const uint4 *)(st + stage::A_BYTES + (rb * KS + kk) * unit + v * 512 +
-                                            lane * 16);
-                group_state<Act> gs0, gs1;
+                    w_in[u][v] = *(const uint4 *)(st + stage::A_BYTES + (rb * KS + kk) * unit +
+                                                  v * 512 + lane * 16);
                 if constexpr (records) {
                     /* rows g and g + 8 from the chunk's record: one group
                      * per chunk (G >= 64) */
                     const uint8_t *record = st + stage::A_BYTES + (rb * KS + kk) * unit + CHUNK;
 #pragma unroll
                     for (int h = 0; h < 2; h++)
+                        record_in[u][h] = *(const uint32_t *)(record + (g + 8 * h) * 4);
+                } else if constexpr (BITS <= 8) {
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        state_in[u][0][h] = state[rb * 16 + g + 8 * h];
+                        state_in[u][1][h] = state[gs1_row + rb * 16 + g + 8 * h];
+                    }
+                }
+            };
+            if constexpr (READ_AHEAD) {
+#pragma unroll
+                for (int u = 0; u < BATCHES; u++)
+                    if (u / MR < nk)
+                        read_batch(u);
+            }
+#pragma unroll
+            for (int u = 0; u < BATCHES; u++) {
+                const int kk = u / MR, mi = u % MR;
+                if (kk >= nk)
+                    break;
+                if constexpr (!READ_AHEAD)
+                    read_batch(u);
+                /* the address field cannot carry: shared memory ends below 2^18 */
+                const uint32_t desc_lo = (uint32_t)desc_ring +
+                                         (uint32_t)((s * ring_of.bytes + kk * stage::A_CHUNK) >> 4);
+                uint32_t(&a)[4][4] = frag[BATCHES > 1 ? u % 2 : set];
+                group_state<Act> gs0, gs1;
+                if constexpr (records) {
+#pragma unroll
+                    for (int h = 0; h < 2; h++)
                         gs0.set(h, pack_group_row_same_type<Act>(
-                                       record_row(*(const uint32_t *)(record + (g + 8 * h) * 4),
-                                                  has_bias, p.w.code_offset)));
+                                       record_row(record_in[u][h], has_bias, p.w.code_offset)));
                     gs1 = gs0;
                 } else if constexpr (BITS <= 8) {
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
-                        gs0.set(h, state[rb * 16 + g + 8 * h]);
-                        gs1.set(h, state[gs1_row + rb * 16 + g + 8 * h]);
+                        gs0.set(h, state_in[u][0][h]);
+                        gs1.set(h, state_in[u][1][h]);
                     }
                 }
 #pragma unroll
                 for (int step = 0; step < 4; step++)
-                    dequant_step<BITS, Act>(w, step, step < 2 ? gs0 : gs1, p.w.weight_type,
+                    dequant_step<BITS, Act>(w_in[u], step, step < 2 ? gs0 : gs1, p.w.weight_type,
                                             a[step]);
                 wg_fence();
 #pragma unroll
