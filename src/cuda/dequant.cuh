@@ -124,17 +124,38 @@ __device__ __forceinline__ group_raw_row read_group_row(const group_source &src,
     return r;
 }
 
-/* One row's group parameters from its word of a chunk's record
- * (gpu_layout.cuh): the scale's bits low, the bias's bits (has_bias) or the
- * zero point high; without zero points the code offset is the zero. */
-__device__ __forceinline__ group_raw_row record_row(uint32_t word, bool has_bias, int code_offset)
-{
-    group_raw_row r;
-    r.scale = word & 0xFFFFu;
-    r.bias = has_bias ? word >> 16 : 0u;
-    r.zero = has_bias ? (uint32_t)code_offset : word >> 16;
-    return r;
-}
+/* A chunk record's word for one row (gpu_layout.cuh: the scale's bits low;
+ * high, the bias's bits where the method has biases, else the zero point or
+ * code offset, below 256) turned into the row's packed state
+ * (pack_group_row_same_type's, bit for bit) with one byte permutation per
+ * value: the selectors and the constant bytes (magic and code offset) are
+ * fixed per launch, so the state depends on the loaded word through a
+ * single instruction. */
+template <typename Act> struct record_unpacker {
+    uint32_t bias_sel, sub_sel, sub_bytes, sub32_sel, sub32_bytes;
+
+    __device__ __forceinline__ record_unpacker(bool has_bias, int code_offset)
+    {
+        const uint32_t magic_hi = (Act::magic4 >> 8) & 0xFFu,
+                       offset = (uint32_t)code_offset & 0xFFu;
+        /* bias: the word's high half twice, or zeros from the second operand */
+        bias_sel = has_bias ? 0x3232u : 0x4444u;
+        /* magic + zero: the zero point's byte (the word's byte 2) or the code
+         * offset, under the magic's high byte, twice */
+        sub_bytes = (magic_hi << 8 | offset) * 0x10001u;
+        sub_sel = has_bias ? 0x5454u : 0x5252u;
+        /* 2^23 + zero as f32 bits */
+        sub32_bytes = 0x4B000000u | offset;
+        sub32_sel = has_bias ? 0x7654u : 0x7652u;
+    }
+
+    __device__ __forceinline__ uint4 operator()(uint32_t word) const
+    {
+        return make_uint4(__byte_perm(word, 0, 0x1010), __byte_perm(word, 0, bias_sel),
+                          __byte_perm(word, sub_bytes, sub_sel),
+                          __byte_perm(word, sub32_bytes, sub32_sel));
+    }
+};
 
 /* A scale or bias in the activation type, broadcast to both halves. Integer
  * work where it gives the same bits: a value already in the activation type

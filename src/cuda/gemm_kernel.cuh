@@ -696,7 +696,8 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
     /* steps 2 and 3 of a chunk take the second group row where G = 32 */
     const int gs1_row = p.w.group_shift == 5 ? ROWS : 0;
     const uint32_t share_mask = group_share_mask(p.w.group_shift);
-    const bool has_bias = p.w.biases != NULL; /* records hold biases, not zero points */
+    /* records hold biases where the method has them, else zero points */
+    const record_unpacker<Act> unpack_record(p.w.biases != NULL, p.w.code_offset);
     /* a stage goes back once this CTA's consumer threads and, where the A
      * tiles are shared, the other CTA's consumer warps have arrived: its
      * producer writes this CTA's stage too */
@@ -805,8 +806,7 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                 if constexpr (records) {
 #pragma unroll
                     for (int h = 0; h < 2; h++)
-                        gs0.set(h, pack_group_row_same_type<Act>(
-                                       record_row(record_in[u][h], has_bias, p.w.code_offset)));
+                        gs0.set(h, unpack_record(record_in[u][h]));
                     gs1 = gs0;
                 } else if constexpr (BITS <= 8) {
 #pragma unroll
