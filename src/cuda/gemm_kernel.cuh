@@ -825,7 +825,12 @@ __global__ void __launch_bounds__(UG_GEMM_THREADS, 1)
                     wgmma_rs<TN, BF16>::run(acc[mi], a[step], desc_hi | (desc_lo + 2 * step));
                 wg_commit();
                 wg_wait<1>();
-                /* the batch just retired was the previous stage's last */
+                /* the batch just retired was the previous stage's last;
+                 * its release, here between the batches, also keeps ptxas
+                 * from moving the next batch's conversion among this
+                 * batch's wgmmas (released at the next stage's top
+                 * instead, the 64/128-token tiles ran 2-6 % slower:
+                 * bench/results/h200-session20-experiments.txt) */
                 if (u == 0) {
                     if (prev >= 0)
                         release(prev);
