@@ -85,38 +85,59 @@ static const ug_schedule_info *choose_mma(const ug_cuda_class *dev, int64_t m, i
 }
 
 /* The wgmma schedule, read off bench/results/h200-schedules.csv (every
- * schedule forced at M = 16..4096 on 4096x14336 and 14336x4096, uint4 and
- * bf16 weights): 128-row tiles; the widest token tile up to the power of two
- * that holds M (32..256: narrow wgmmas cost more per flop), but not below 64
- * tokens from M = 64 on (at M = 64 on 4096x14336, t64 over two CTAs beats
- * t32 over two by 9 % for bf16 and trails it by 4 % for uint4); K over two
- * CTAs only when the tiles alone would leave more than a quarter of the SMs
- * idle (four never won); failing all, the pair that makes the most CTAs
- * within one wave. Quantized weights at M = 33..128 first try the one token
- * tile that holds M over a grid sharing all tiles (below). */
+ * schedule forced at M = 16..4096 on 4096x14336, 14336x4096 and 28672x8192,
+ * uint4 g128 and bf16 weights, session 21): 128-row tiles; the widest token
+ * tile up to the power of two that holds M (16..256: narrow wgmmas cost
+ * more per flop; at M = 16 the 16-token tile beat the 32-token one by 2-24 %
+ * for uint4 and tied it for bf16), but not below 64 tokens from M = 64 on;
+ * K over two CTAs only when the tiles alone would leave more than a quarter
+ * of the SMs idle (four never won); failing all, the pair that makes the
+ * most CTAs within one wave. Quantized weights at M = 9..128 first try the
+ * one token tile that holds M over a grid sharing all tiles (below); 256-row
+ * tiles where they turn a second, partial round of 128-row tiles into one
+ * round, and for 16-bit weights at M >= 4096 (below). */
 static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, int64_t n,
                                          int64_t chunks, int bits)
 {
     const bool quantized = bits <= 8;
     const int64_t row_tiles = (n + 127) / 128;
+    const int top = m <= 16 ? 16 : m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    const int bottom = top < 64 ? top : 64;
     char name[32];
-    /* Quantized weights at M = 33..128 on few row tiles and a long K: one
+    /* Quantized weights at M = 9..128 on few row tiles and a long K: one
      * token tile holding M, the grid sharing all tiles by chunks over every
      * SM (ug_wg_shares_all_tiles), so each weight is converted once per CTA
      * that reads it (h200-session7-experiments.txt: int4, K = 14336, N =
      * 4096, 34 against 52 us at M = 64, 41 against 52 us at M = 128; bf16
-     * weights, which need no conversion, gained nothing). */
-    if (quantized && m > 32 && m <= 128) {
-        const int t = m <= 64 ? 64 : 128;
-        if (ug_wg_shares_all_tiles(row_tiles * ((m + t - 1) / t), chunks, dev->sms)) {
-            snprintf(name, sizeof name, "wg-n128-t%d-s1", t);
+     * weights, which need no conversion, gained nothing) - unless that tile
+     * over clusters of two CTAs along K already fills three quarters of the
+     * SMs: then the pair wins (int4, K = 28672, N = 8192, 64 row tiles: 52.2
+     * against 56.4 us at M = 16, 69.5 against 74.2 us at M = 64). */
+    if (quantized && m > 8 && m <= 128) {
+        const int64_t tiles = row_tiles * ((m + top - 1) / top);
+        if (ug_wg_shares_all_tiles(tiles, chunks, dev->sms) &&
+            4 * 2 * tiles < 3 * (int64_t)dev->sms) {
+            snprintf(name, sizeof name, "wg-n128-t%d-s1", top);
             const ug_schedule_info *sch = ug_registry_schedule(UG_BACKEND_CUDA, name);
             if (sch != NULL)
                 return sch;
         }
     }
-    const int top = m <= 32 ? 32 : m <= 64 ? 64 : m <= 128 ? 128 : 256;
-    const int bottom = top < 64 ? top : 64;
+    /* 256-row tiles of 128 tokens (two 64-row batches per consumer
+     * warpgroup, half the activation bytes per multiply-add):
+     *   - at M = 65..128 where 128-row tiles need more than one round but
+     *     the 256-row ones fit in one (28672x8192, M = 128: 224 against 112
+     *     tiles; bf16 weights 130.6 against 142.1 us, uint4 102.1 against
+     *     103.6 us);
+     *   - 16-bit weights from M = 4096 (the weight tile is the larger
+     *     operand there: 686.5 against 723.6 us on 4096x14336, 728.5
+     *     against 733.8 on 14336x4096, even on 28672x8192). */
+    if ((m > 64 && m <= 128 && row_tiles > dev->sms && row_tiles <= 2 * (int64_t)dev->sms) ||
+        (bits == 16 && m >= 4096)) {
+        const ug_schedule_info *wide = ug_registry_schedule(UG_BACKEND_CUDA, "wg-n256-t128-s1");
+        if (wide != NULL)
+            return wide;
+    }
     const ug_schedule_info *best = NULL;
     int64_t best_ctas = -1;
     for (int t = top; t >= bottom; t /= 2)
