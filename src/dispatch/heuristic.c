@@ -85,8 +85,9 @@ static const ug_schedule_info *choose_mma(const ug_cuda_class *dev, int64_t m, i
 }
 
 /* The wgmma schedule, read off bench/results/h200-schedules.csv (every
- * schedule forced at M = 16..4096 on 4096x14336, 14336x4096 and 28672x8192,
- * uint4 g128 and bf16 weights, session 21): 128-row tiles; the widest token
+ * schedule forced at M = 16..4096 on K x N = 4096x14336, 14336x4096 and
+ * 8192x28672 and at M = 16..64 on 28672x8192, uint4 g128 and bf16 weights,
+ * session 21): 128-row tiles; the widest token
  * tile up to the power of two that holds M (16..256: narrow wgmmas cost
  * more per flop; at M = 16 the 16-token tile beat the 32-token one by 2-24 %
  * for uint4 and tied it for bf16), but not below 64 tokens from M = 64 on;
@@ -126,12 +127,13 @@ static const ug_schedule_info *choose_wg(const ug_cuda_class *dev, int64_t m, in
     /* 256-row tiles of 128 tokens (two 64-row batches per consumer
      * warpgroup, half the activation bytes per multiply-add):
      *   - at M = 65..128 where 128-row tiles need more than one round but
-     *     the 256-row ones fit in one (28672x8192, M = 128: 224 against 112
-     *     tiles; bf16 weights 130.6 against 142.1 us, uint4 102.1 against
+     *     the 256-row ones fit in one (N = 28672, K = 8192, M = 128: 224
+     *     against 112 tiles; bf16 weights 130.6 against 142.1 us, uint4 102.1 against
      *     103.6 us);
      *   - 16-bit weights from M = 4096 (the weight tile is the larger
-     *     operand there: 686.5 against 723.6 us on 4096x14336, 728.5
-     *     against 733.8 on 14336x4096, even on 28672x8192). */
+     *     operand there: 686.5 against 723.6 us at N = 4096, K = 14336,
+     *     728.5 against 733.8 at N = 14336, K = 4096, even at N = 28672,
+     *     K = 8192). */
     if ((m > 64 && m <= 128 && row_tiles > dev->sms && row_tiles <= 2 * (int64_t)dev->sms) ||
         (bits == 16 && m >= 4096)) {
         const ug_schedule_info *wide = ug_registry_schedule(UG_BACKEND_CUDA, "wg-n256-t128-s1");
