@@ -57,9 +57,10 @@ const ug_schedule_info *ug_heuristic_cpu(ug_cpu_isa isa, int64_t m, int64_t n, i
 
 /* The decode family runs M up to this many tokens, the wgmma family above
  * (bench/results/h200-schedules.csv, h200-schedules-dense-small-m.csv): at
- * M = 16 the wgmma kernel is ahead for every weight type (uint4: 37.0 vs
- * 47.4 us on 14336x4096, 61.3 vs 67.3 on 4096x14336; bf16: 35.2 vs 49.4,
- * 38.1 vs 70.5), and for bf16 already at M = 12 (57.2 vs 60.2 us); the
+ * M = 16 the wgmma kernel is ahead for every weight type (uint4: 19.7 vs
+ * 46.8 us at N = 14336, K = 4096, 24.1 vs 65.9 at N = 4096, K = 14336;
+ * bf16: 35.2 vs 49.0, 35.5 vs 70.0), and for bf16 already at M = 12 (57.2
+ * vs 60.2 us, an earlier kernel); the
  * decode family keeps M <= 8, where its 8-token tile wastes nothing. */
 #define CUDA_DECODE_MAX_M 8
 
